@@ -1,0 +1,247 @@
+"""The extractive composer: an answer made only of sentences and lists quoted from passages.
+
+No LLM is needed and nothing can be invented: every sentence of the answer is a sentence of a
+cited passage. The composer picks the units (sentences, or a list with the sentence that
+introduces it) that best match the question, within a word budget, and numbers the sources.
+It declines when the chosen evidence does not cover the question well enough.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from assistant.answer import Citation
+from assistant.chunking import Block, Chunk, parse_blocks, split_sentences, strip_markdown, text_fragment_link
+from assistant.intents import Intent, satisfied
+from assistant.text import terms
+
+DEFINITION_QUESTION = re.compile(
+    r"^\s*(what|whats|what's|wat)\s+(is|are|was|were|does|do|'s)\b|\bmean(s|ing)?\b|\bstand for\b|\bdefin",
+    re.IGNORECASE,
+)
+DEFINING_VERB = re.compile(r"\b(is|are|refers to|means|was)\b")
+FOLLOW_ON = re.compile(r"^(This|It|They|These|Once|However)\b")
+PROCEDURE_QUESTION = re.compile(
+    r"\bhow (do|can|to|should|would)\b|\bsteps?\b|\bneed to\b|\brequire|\bwhat (do|does) .{0,40}\bneed\b|\blist\b|\bwhich\b|\bwhat are\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Unit:
+    """A sentence, or a sentence that introduces a list together with the list."""
+
+    text: str
+    chunk: Chunk
+    rank: int  # of the passage it comes from
+    order: int  # position within the passage
+    paragraph: int  # which block of the passage
+    items: list = field(default_factory=list)  # list items: str, or (str, [children])
+
+    @property
+    def full_text(self) -> str:
+        parts = [self.text]
+        for item in self.items:
+            if isinstance(item, tuple):
+                parts += [item[0], *item[1]]
+            else:
+                parts.append(item)
+        return " ".join(parts)
+
+    def words(self) -> int:
+        return len(strip_markdown(self.full_text).split())
+
+    def render(self, marker: str) -> str:
+        if not self.items:
+            return f"{self.text} {marker}"
+        lines = [f"{self.text} {marker}"]
+        for item in self.items:
+            if isinstance(item, tuple):
+                lines.append(f"- {item[0]}")
+                lines += [f"  - {child}" for child in item[1]]
+            else:
+                lines.append(f"- {item}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Composition:
+    text: str
+    citations: list[Citation]
+    units: list[Unit]
+    coverage: float
+    missing_terms: list[str]
+    unmet_intents: list[str]
+
+
+def units_of(chunk: Chunk, rank: int) -> list[Unit]:
+    units: list[Unit] = []
+
+    def add(text: str, paragraph: int, items=None) -> None:
+        units.append(Unit(text, chunk, rank, len(units), paragraph, items or []))
+
+    for b, block in enumerate(parse_blocks(chunk.text)):
+        intro = split_sentences(block.intro) if block.intro else []
+        if block.is_list and intro:
+            for sentence in intro[:-1]:
+                add(sentence, b)
+            add(intro[-1], b, _items(block))
+        else:
+            for sentence in intro:
+                add(sentence, b)
+        if block.is_list:
+            # Each item is quotable on its own too (a glossary list has no intro at all).
+            for i, item in enumerate(block.items):
+                sentences = split_sentences(item.text)
+                for sentence in sentences[:-1]:
+                    add(sentence, 1000 * b + i)
+                if item.children:
+                    add(sentences[-1], 1000 * b + i, list(item.children))
+                else:
+                    add(sentences[-1], 1000 * b + i)
+    return units
+
+
+def _items(block: Block) -> list:
+    return [(item.text, list(item.children)) if item.children else item.text for item in block.items]
+
+
+def compose(
+    question: str,
+    query_terms: list[str],
+    required_terms: list[str],
+    intents: list[Intent],
+    passages: list[Chunk],
+    idf,
+    max_words: int,
+) -> Composition | None:
+    """The answer, or None when no passage has anything to say about the question."""
+    wanted = set(query_terms)
+    candidates = [u for rank, chunk in enumerate(passages) for u in units_of(chunk, rank)]
+    if not candidates or not wanted:
+        return None
+    definition = DEFINITION_QUESTION.search(question) is not None
+    procedure = PROCEDURE_QUESTION.search(question) is not None
+    scored = [(score_unit(u, wanted, intents, idf, definition, procedure), u) for u in candidates]
+    scored = [(s, u) for s, u in scored if s > 0]
+    if not scored:
+        return None
+    scored.sort(key=lambda su: (-su[0], su[1].rank, su[1].order))
+    best_score, best = scored[0]
+    chosen = [best]
+    used_words = best.words()
+    covered = set(terms(best.full_text)) & wanted
+    unmet = [i for i in intents if not satisfied(i, best.full_text)]
+
+    follow_on = _next_in_paragraph(best, candidates)
+    if follow_on and used_words + follow_on.words() <= max_words:
+        chosen.append(follow_on)
+        used_words += follow_on.words()
+        covered |= set(terms(follow_on.full_text)) & wanted
+
+    for score, unit in scored[1:]:
+        if score < 0.5 * best_score or unit in chosen or _overlaps(unit, chosen):
+            continue
+        new_terms = (set(terms(unit.full_text)) & wanted) - covered
+        meets_intent = any(satisfied(i, unit.full_text) for i in unmet)
+        if not new_terms and not meets_intent:
+            continue
+        if used_words + unit.words() > max_words:
+            continue
+        chosen.append(unit)
+        used_words += unit.words()
+        covered |= new_terms
+        unmet = [i for i in unmet if not satisfied(i, unit.full_text)]
+
+    evidence_terms = set(terms(" ".join(u.full_text for u in chosen)))
+    coverage, missing = measure_coverage(required_terms, evidence_terms, idf)
+    text, citations = render(chosen)
+    return Composition(text, citations, chosen, coverage, missing, [i.name for i in unmet])
+
+
+def score_unit(
+    unit: Unit, wanted: set[str], intents: list[Intent], idf, definition: bool, procedure: bool = False
+) -> float:
+    head = set(terms(unit.text)) & wanted
+    in_items = (set(terms(unit.full_text)) & wanted) - head
+    score = sum(idf(t) for t in head) + 0.5 * sum(idf(t) for t in in_items)
+    if score == 0:
+        return 0.0
+    if any(satisfied(i, unit.full_text) for i in intents):
+        score *= 1.5
+    if definition and DEFINING_VERB.search(unit.text) and set(terms(unit.text)[:6]) & wanted:
+        score *= 1.3  # "X is ..." answers "what is X" better than a sentence that only uses X
+    if procedure and unit.items:
+        score *= 1.3  # "how do I..." is best answered by the steps, kept as a list
+    return score / (1 + 0.1 * unit.rank)
+
+
+def measure_coverage(required: list[str], evidence: set[str], idf) -> tuple[float, list[str]]:
+    """Share of the question's weight (rare words weigh more) that the evidence contains."""
+    unique = list(dict.fromkeys(required))
+    total = sum(idf(t) for t in unique)
+    if total == 0:
+        return 1.0, []
+    missing = [t for t in unique if t not in evidence]
+    return 1 - sum(idf(t) for t in missing) / total, missing
+
+
+def _next_in_paragraph(unit: Unit, candidates: list[Unit]) -> Unit | None:
+    """The unit right after `unit` when it leans on it ("This is a self-assessment...") or is the
+    list that the sentence leads into ("There are 14 service categories:")."""
+    if unit.items:
+        return None
+    for other in candidates:
+        if (
+            other.chunk is unit.chunk
+            and other.paragraph == unit.paragraph
+            and other.order == unit.order + 1
+            and (FOLLOW_ON.match(other.text) or other.items)
+        ):
+            return other
+    return None
+
+
+def _overlaps(unit: Unit, chosen: list[Unit]) -> bool:
+    """A list item is already shown when its list is; the same sentence twice is no use."""
+    body = strip_markdown(unit.text)
+    for other in chosen:
+        if strip_markdown(other.text) == body or (other.items and body in strip_markdown(other.full_text)):
+            return True
+        if unit.items and strip_markdown(other.text) in strip_markdown(unit.full_text):
+            return True
+    return False
+
+
+def render(chosen: list[Unit]) -> tuple[str, list[Citation]]:
+    """Best unit first, the rest in document order; sources numbered as they first appear."""
+    ordered = chosen[:1] + sorted(chosen[1:], key=lambda u: (u.chunk.position, u.order))
+    numbers: dict[str, int] = {}
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for unit in ordered:
+        cid = unit.chunk.chunk_id
+        if cid not in numbers:
+            numbers[cid] = len(numbers) + 1
+            citations.append(
+                Citation(
+                    n=numbers[cid],
+                    title=unit.chunk.title,
+                    section=unit.chunk.section,
+                    url=text_fragment_link(unit.chunk.url, unit.text),
+                    quote=unit.chunk.text,
+                    chunk_id=cid,
+                    date=unit.chunk.date,
+                )
+            )
+        parts.append(unit.render(f"[{numbers[cid]}]"))
+    text = ""
+    for part in parts:
+        if not text:
+            text = part
+        elif "\n" in part or "\n" in text.split("\n\n")[-1]:
+            text += "\n\n" + part  # a list keeps blank lines around it so Markdown shows it as one
+        else:
+            text += " " + part
+    return text, citations

@@ -1,0 +1,48 @@
+"""Follow-up questions without an LLM: borrow the subject of the earlier question.
+
+"How often does it need renewing?" after "What is IASME Gold?" is searched, and checked, as if
+it said "IASME Gold"; "what about grants?" after "how much does it cost to qualify?" keeps
+asking about cost, now of grants.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.answer import Turn
+from assistant.intents import question_intents
+
+PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|there|he|she|one)\b", re.IGNORECASE)
+SWITCH = re.compile(r"^\s*(and|what about|how about|what of|same for|and for)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Condensed:
+    search_text: str  # what retrieval and the answer checks work on
+    borrowed: str  # the words taken from earlier in the conversation ("" for none)
+
+
+def condense(question: str, history: list[Turn], has_subject) -> Condensed:
+    """Add the earlier subject when the question leans on it; otherwise leave it alone."""
+    earlier = [t.content for t in history if t.role == "user" and t.content.strip()]
+    if not earlier:
+        return Condensed(question, "")
+    previous = next((q for q in reversed(earlier) if has_subject(q)), earlier[-1])
+    if SWITCH.match(question):
+        # A new subject, the same kind of question: carry over what was being asked.
+        asked = " ".join(i.name for i in question_intents(previous))
+        borrowed = _intent_words(previous) if asked else ""
+        return Condensed(f"{question} {borrowed}".strip(), borrowed)
+    if PRONOUN.search(question) or not has_subject(question):
+        return Condensed(f"{question} {previous}", previous)
+    return Condensed(question, "")
+
+
+def _intent_words(question: str) -> str:
+    found = []
+    for intent in question_intents(question):
+        match = intent.question.search(question)
+        if match:
+            found.append(match.group(0))
+    return " ".join(found)

@@ -1,0 +1,178 @@
+"""The search index: vectors in ChromaDB, plus a snapshot of the chunks for BM25 and display.
+
+The snapshot (`manifest.json`) is the source of truth for which chunks exist. It is replaced
+atomically at the very end of an ingest, so an ingest that fails half-way leaves the previous
+index answering as before; vectors it had already added are reused by the next ingest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+
+from assistant.chunking import Chunk, chunk_document
+from assistant.documents import load_corpus
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+EMBED_BATCH = 64
+
+
+class IndexError_(Exception):
+    """Something about the index the user must act on; the message says what."""
+
+
+class StoreUnavailable(IndexError_):
+    """The Chroma store (a server, or the data folder) cannot be reached."""
+
+
+@dataclass
+class IngestSummary:
+    documents: int = 0
+    chunks: int = 0
+    added: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    rebuilt: bool = False
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        out = [
+            f"Documents: {self.documents}   chunks: {self.chunks}   added: {self.added}   "
+            f"unchanged: {self.unchanged}   removed: {self.removed}   skipped: {len(self.skipped)}"
+            f"   ({self.seconds:.1f} s)"
+        ]
+        if self.rebuilt:
+            out.append("The index was rebuilt for a different embedder.")
+        out += [f"Skipped {name}: {reason}" for name, reason in self.skipped]
+        out += [f"Note: {w}" for w in self.warnings]
+        return out
+
+
+@dataclass
+class Manifest:
+    embedder: str
+    collection: str
+    chunks: list[Chunk]
+
+    @classmethod
+    def read(cls, index_dir: Path) -> Manifest | None:
+        path = index_dir / MANIFEST
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        chunks = [Chunk.from_metadata(c["id"], c["text"], c["metadata"]) for c in data["chunks"]]
+        return cls(embedder=data["embedder"], collection=data["collection"], chunks=chunks)
+
+    def write(self, index_dir: Path) -> None:
+        data = {
+            "embedder": self.embedder,
+            "collection": self.collection,
+            "chunks": [{"id": c.chunk_id, "text": c.text, "metadata": c.metadata()} for c in self.chunks],
+        }
+        tmp = index_dir / f".{MANIFEST}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, index_dir / MANIFEST)  # atomic: readers see the old or the new, never half
+
+
+def open_client(index_dir: Path, chroma_host: str | None = None, chroma_port: int = 8000):
+    import chromadb
+
+    try:
+        if chroma_host:
+            return chromadb.HttpClient(host=chroma_host, port=chroma_port)
+        index_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(index_dir / "chroma"))
+    except Exception as err:
+        where = f"the Chroma server at {chroma_host}:{chroma_port}" if chroma_host else f"the folder {index_dir}"
+        raise StoreUnavailable(f"The search index in {where} cannot be opened ({err}).") from err
+
+
+def open_store(client, collection: str, embedder: Embeddings):
+    from langchain_chroma import Chroma
+
+    try:
+        return Chroma(
+            collection_name=collection,
+            embedding_function=embedder,
+            client=client,
+            # Cosine space keeps scores in [0, 1]; no embedding function stops Chroma from
+            # ever trying to download its own default model.
+            collection_metadata={"hnsw:space": "cosine"},
+            collection_configuration={"embedding_function": None},
+        )
+    except Exception as err:
+        raise StoreUnavailable(f"The search index cannot be reached ({err}).") from err
+
+
+def ingest(
+    corpus_dir: Path,
+    index_dir: Path,
+    embedder: Embeddings,
+    client=None,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestSummary:
+    """Bring the index in line with the corpus folder, embedding only what changed."""
+    started = time.perf_counter()
+    loaded = load_corpus(corpus_dir)
+    summary = IngestSummary(documents=len(loaded.documents), skipped=loaded.skipped, warnings=loaded.warnings)
+    if not loaded.documents:
+        raise IndexError_(
+            f"No readable documents were found in {corpus_dir}; the index was left as it was."
+        )
+    chunks = [chunk for doc in loaded.documents for chunk in chunk_document(doc)]
+    summary.chunks = len(chunks)
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    client = client or open_client(index_dir)
+    old = Manifest.read(index_dir)
+    name = getattr(embedder, "name", type(embedder).__name__)
+    if old is not None and old.embedder == name:
+        collection = old.collection
+    else:
+        # A different embedder makes every old vector meaningless: build a new collection and
+        # switch to it only once it is complete.
+        collection = f"guidance-{uuid.uuid4().hex[:12]}"
+        summary.rebuilt = old is not None
+    store = open_store(client, collection, embedder)
+    try:
+        stored_ids = set(store.get(include=[])["ids"])
+    except Exception as err:
+        raise StoreUnavailable(f"The search index cannot be read ({err}).") from err
+
+    wanted = {c.chunk_id: c for c in chunks}
+    to_add = [c for c in chunks if c.chunk_id not in stored_ids]
+    to_remove = sorted(stored_ids - wanted.keys())
+    summary.unchanged = len(chunks) - len(to_add)
+    for start in range(0, len(to_add), EMBED_BATCH):
+        batch = to_add[start : start + EMBED_BATCH]
+        store.add_texts(
+            [c.search_text for c in batch],
+            metadatas=[c.metadata() for c in batch],
+            ids=[c.chunk_id for c in batch],
+        )
+        summary.added += len(batch)
+        if progress:
+            progress(summary.added, len(to_add))
+    Manifest(embedder=name, collection=collection, chunks=chunks).write(index_dir)
+    if to_remove:
+        store.delete(ids=to_remove)
+        summary.removed = len(to_remove)
+    if old is not None and old.collection != collection:
+        try:
+            client.delete_collection(old.collection)
+        except Exception:  # an old collection left behind costs disk, not correctness
+            log.warning("Could not delete the old collection %s", old.collection)
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,81 @@
+"""What kind of fact a question asks for, and what evidence of that kind looks like.
+
+"How much does X cost?" is only answered by a passage that talks about money, however well it
+matches X. Each intent names the question words that signal it and a pattern the chosen
+evidence must match; the signalling words are then not required as terms themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.text import normalise, stem
+
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+
+
+@dataclass(frozen=True)
+class Intent:
+    name: str
+    question: re.Pattern
+    evidence: re.Pattern
+    words: frozenset[str]  # stems the question uses to ask for it
+
+
+def _intent(name: str, question: str, evidence: str, words: str) -> Intent:
+    return Intent(
+        name,
+        re.compile(question, re.IGNORECASE),
+        re.compile(evidence, re.IGNORECASE),
+        frozenset(stem(w) for w in words.split()),
+    )
+
+
+INTENTS = (
+    _intent(
+        "money",
+        r"\b(cost|costs|costing|price|priced|fee|fees|charge|charged|charges|pay|paying|money|free|expensive|cheap|afford)\b|\bhow much\b",
+        r"£|\bcosts?\b|\bfree\b|\bfees?\b|\bprice|\bcharge|\bbudget|\bfunding\b|\bfunded\b",
+        "cost costs costing price priced fee fees charge charged charges pay paying money free expensive cheap afford much",
+    ),
+    _intent(
+        "frequency",
+        r"\bhow often\b|\bhow frequently\b|\brenew(al|ed|ing)?\b.*\b(when|often)\b",
+        r"\bevery\b|\bannual|\byearly\b|\beach year\b|\bonce a\b|\bmonthly\b|\bweekly\b",
+        "often frequently",
+    ),
+    _intent(
+        "duration",
+        r"\bhow long\b|\buntil when\b|\bend date\b",
+        r"\b(day|week|month|year)s?\b|\buntil\b|\b(19|20)\d\d\b|-month\b",
+        "long",
+    ),
+    _intent(
+        "date",
+        r"^\s*when\b|\bwhat (date|year|month)\b|\bwhich (date|year|month)\b",
+        rf"\b(19|20)\d\d\b|\b({_MONTHS})\b|\bday one\b|\bfirst day\b",
+        "when date year month",
+    ),
+    _intent(
+        "count",
+        r"\bhow many\b|\bnumber of\b",
+        r"\b\d+\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b",
+        "many number",
+    ),
+    _intent(
+        "contact",
+        r"\b(email|e-mail|phone|telephone|ring|call them|contact (details|number)|helpline)\b",
+        r"@|\b0\d{3,4}\s?\d{3,4}",
+        "email e-mail phone telephone ring helpline contact detail",
+    ),
+)
+
+
+def question_intents(question: str) -> list[Intent]:
+    text = normalise(question)
+    return [intent for intent in INTENTS if intent.question.search(text)]
+
+
+def satisfied(intent: Intent, evidence: str) -> bool:
+    return intent.evidence.search(normalise(evidence)) is not None

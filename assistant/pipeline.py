@@ -1,0 +1,172 @@
+"""The answer path: one list of named stages over one context, read top to bottom.
+
+Each stage may finish the answer early (a decline, a message about the question); the first
+one that sets `ctx.answer` ends the run. Every stage's time is recorded on the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from assistant.answer import Answer, Status, Turn
+from assistant.compose import Composition, compose, strip_markdown
+from assistant.followup import Condensed, condense
+from assistant.glossary import Glossary
+from assistant.index import IndexError_
+from assistant.intents import Intent, question_intents
+from assistant.prompts import Prompts
+from assistant.question_checks import clean, is_task_request, looks_english
+from assistant.retrieve import Passage, Retriever
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+GENERIC_FAILURE = "Something went wrong on our side; please try again in a moment."
+
+
+@dataclass
+class Deps:
+    retriever: Retriever
+    glossary: Glossary
+    prompts: Prompts
+    settings: Settings
+    source_url: str  # where to send people for more: the main guidance page
+
+
+@dataclass
+class Context:
+    question: str
+    history: Sequence[Turn]
+    deps: Deps
+    text: str = ""  # the question as plain text
+    condensed: Condensed | None = None
+    intents: list[Intent] = field(default_factory=list)
+    query_terms: list[str] = field(default_factory=list)
+    required_terms: list[str] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    composition: Composition | None = None
+    answer: Answer | None = None
+
+    def finish(self, status: Status, text: str) -> None:
+        self.answer = Answer(text=text, status=status)
+
+
+def check_question(ctx: Context) -> None:
+    """Empty, too long, markup only, not English, or a task rather than a question."""
+    settings, prompts = ctx.deps.settings, ctx.deps.prompts
+    raw = ctx.question or ""
+    if len(raw) > settings.max_question_chars:
+        ctx.finish(
+            Status.INVALID_QUESTION,
+            prompts.render("invalid_too_long", length=f"{len(raw):,}", max_chars=f"{settings.max_question_chars:,}"),
+        )
+        return
+    ctx.text, had_markup = clean(raw)
+    if not ctx.text or not any(ch.isalnum() for ch in ctx.text):
+        name = "invalid_markup" if had_markup else "invalid_empty"
+        ctx.finish(Status.INVALID_QUESTION, prompts.render(name))
+    elif not looks_english(ctx.text, ctx.deps.retriever.known):
+        ctx.finish(Status.INVALID_QUESTION, prompts.render("invalid_not_english"))
+    elif is_task_request(ctx.text):
+        ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_out_of_scope"))
+
+
+def condense_follow_up(ctx: Context) -> None:
+    """Borrow the subject of the earlier question when this one leans on it."""
+    history = [Turn(t.role, clean(t.content)[0]) for t in ctx.history]
+    ctx.condensed = condense(ctx.text, history, lambda q: _has_subject(ctx, q))
+    ctx.intents = question_intents(ctx.condensed.search_text)
+
+
+def check_scope(ctx: Context) -> None:
+    """Decline when nothing in the question is a word the guidance uses."""
+    retriever = ctx.deps.retriever
+    ctx.query_terms = retriever.query_terms(ctx.condensed.search_text)
+    intent_words = set().union(*(i.words for i in ctx.intents)) if ctx.intents else set()
+    spelt_out = ctx.deps.glossary.spell_out(ctx.condensed.search_text)
+    ctx.required_terms = [t for t in retriever.query_terms(spelt_out) if t not in intent_words]
+    if not _has_subject(ctx, ctx.condensed.search_text):
+        ctx.finish(Status.DECLINED_OUT_OF_SCOPE, ctx.deps.prompts.render("declined_out_of_scope"))
+
+
+def retrieve(ctx: Context) -> None:
+    ctx.passages = ctx.deps.retriever.search(ctx.condensed.search_text, ctx.deps.settings.top_k)
+
+
+def compose_answer(ctx: Context) -> None:
+    ctx.composition = compose(
+        question=ctx.text,
+        query_terms=ctx.query_terms,
+        required_terms=ctx.required_terms,
+        intents=ctx.intents,
+        passages=[p.chunk for p in ctx.passages],
+        idf=ctx.deps.retriever.idf,
+        max_words=ctx.deps.settings.max_answer_words,
+    )
+    if ctx.composition is None:
+        _decline_not_covered(ctx)
+
+
+def check_coverage(ctx: Context) -> None:
+    """Grounded or silent: the quoted evidence must hold the question's key words and facts."""
+    c = ctx.composition
+    if c.coverage < ctx.deps.settings.min_coverage or c.unmet_intents:
+        _decline_not_covered(ctx)
+
+
+def check_citations(ctx: Context) -> None:
+    """Every quoted sentence must stand, word for word, in the passage its marker points to."""
+    c = ctx.composition
+    by_n = {citation.n: citation for citation in c.citations}
+    for unit in c.units:
+        cited = next(x for x in by_n.values() if x.chunk_id == unit.chunk.chunk_id)
+        if strip_markdown(unit.text) not in strip_markdown(cited.quote):
+            raise AssertionError("an answer sentence is not in the passage it cites")
+    ctx.answer = Answer(text=c.text, status=Status.ANSWERED, citations=c.citations)
+
+
+STAGES: tuple[Callable[[Context], None], ...] = (
+    check_question,
+    condense_follow_up,
+    check_scope,
+    retrieve,
+    compose_answer,
+    check_coverage,
+    check_citations,
+)
+
+
+def run(question: str, history: Sequence[Turn], deps: Deps) -> Answer:
+    ctx = Context(question=question, history=history, deps=deps)
+    timings: dict[str, float] = {}
+    try:
+        for stage in STAGES:
+            started = time.perf_counter()
+            stage(ctx)
+            timings[stage.__name__] = (time.perf_counter() - started) * 1000
+            if ctx.answer is not None:
+                break
+    except IndexError_ as err:
+        ctx.answer = Answer(text=deps.prompts.render("error", reason=str(err)), status=Status.ERROR)
+    except Exception:
+        # The question may hold personal data, so the log names the failure, not the question.
+        log.exception("Answering failed in stage %s", stage.__name__)
+        ctx.answer = Answer(text=deps.prompts.render("error", reason=GENERIC_FAILURE), status=Status.ERROR)
+    answer = ctx.answer
+    answer.timings_ms = timings
+    answer.retrieved_ids = [p.chunk.chunk_id for p in ctx.passages]
+    answer.answer_id = uuid.uuid4().hex
+    return answer
+
+
+def _has_subject(ctx: Context, text: str) -> bool:
+    retriever = ctx.deps.retriever
+    return any(retriever.known(t) for t in retriever.query_terms(text))
+
+
+def _decline_not_covered(ctx: Context) -> None:
+    ctx.finish(Status.DECLINED_NOT_COVERED, ctx.deps.prompts.render("declined_not_covered", source_url=ctx.deps.source_url))

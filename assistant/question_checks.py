@@ -1,0 +1,57 @@
+"""Checks on the question itself, before any search: is it a question we should try to answer?"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+from assistant.text import STOPWORDS, words
+
+_TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
+_SCRIPT = re.compile(r"<\s*(script|style)[^>]*>.*?<\s*/\s*\1\s*>", re.IGNORECASE | re.DOTALL)
+
+# Requests for a task, not for information: the assistant quotes guidance, it does not write.
+TASK_REQUEST = re.compile(
+    r"\b(write|compose|create|generate|draft|make up|sing|tell)\b[^.?!]{0,40}\b"
+    r"(poem|song|story|joke|essay|limerick|haiku|rap|code|script|program|letter|email)\b"
+    r"|\btranslate\b|\brecipe\b",
+    re.IGNORECASE,
+)
+# Attempts to change the assistant's rules. Without an LLM they cannot work, but the person
+# still deserves a plain answer rather than whatever the words happen to retrieve.
+INJECTION = re.compile(
+    r"\b(ignore|disregard|forget)\b[^.?!]{0,30}\b(instructions|rules|prompt|previous|above)\b"
+    r"|\b(system prompt|you are now|pretend (to be|you are)|act as|jailbreak|developer mode)\b",
+    re.IGNORECASE,
+)
+
+
+def clean(question: str) -> tuple[str, bool]:
+    """The question as plain text, and whether it held markup that had to be removed."""
+    text = unicodedata.normalize("NFKC", question)
+    text = "".join(ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text)
+    had_markup = bool(_TAG.search(text))
+    if had_markup:
+        text = _SCRIPT.sub(" ", text)
+        text = html.unescape(_TAG.sub(" ", text))
+    return " ".join(text.split()), had_markup
+
+
+def looks_english(question: str, known) -> bool:
+    """False for another script, or Latin-script text whose words are neither English nor the guidance's."""
+    letters = [ch for ch in question if ch.isalpha()]
+    if not letters:
+        return True
+    latin = sum(1 for ch in letters if "LATIN" in unicodedata.name(ch, ""))
+    if latin / len(letters) < 0.5:
+        return False
+    tokens = [w for w in words(question) if not w.isdigit()]
+    if len(tokens) < 3:
+        return True
+    recognised = sum(1 for w in tokens if w in STOPWORDS or known(w))
+    return recognised / len(tokens) >= 0.4
+
+
+def is_task_request(question: str) -> bool:
+    return TASK_REQUEST.search(question) is not None or INJECTION.search(question) is not None

@@ -1,0 +1,92 @@
+"""Hybrid retrieval: BM25 over stemmed words and dense vectors from Chroma, fused by rank.
+
+The question is first expanded with the glossary ("CE+" also searches "Cyber Essentials Plus")
+and its misspelt words are corrected against the corpus vocabulary ("qualfy" -> "qualify").
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+from rank_bm25 import BM25Okapi
+
+from assistant.chunking import Chunk
+from assistant.glossary import Glossary
+from assistant.text import terms
+
+RRF_K = 60  # the usual constant of reciprocal rank fusion: damps the weight of the very top ranks
+DENSE_CANDIDATES = 20
+
+
+@dataclass(frozen=True)
+class Passage:
+    chunk: Chunk
+    score: float  # fused
+    bm25: float
+    dense: float
+
+
+class Retriever:
+    def __init__(self, chunks: list[Chunk], store, embedder, glossary: Glossary) -> None:
+        self.chunks = chunks
+        self.by_id = {c.chunk_id: c for c in chunks}
+        self.store = store
+        self.embedder = embedder
+        self.glossary = glossary
+        tokenised = [terms(c.search_text) for c in chunks]
+        self.bm25 = BM25Okapi(tokenised) if chunks else None
+        self.doc_freq = Counter(t for toks in tokenised for t in set(toks))
+        self._vocabulary = sorted(self.doc_freq)
+
+    def idf(self, term: str) -> float:
+        """Rarity of a term in the corpus; a term the corpus never uses counts as rarest."""
+        n = len(self.chunks) or 1
+        return math.log(1 + n / (1 + self.doc_freq.get(term, 0)))
+
+    def known(self, term: str) -> bool:
+        return term in self.doc_freq
+
+    def query_terms(self, text: str) -> list[str]:
+        """Stemmed terms of the glossary-expanded text, misspellings corrected where close."""
+        out = []
+        for term in terms(self.glossary.expand(text)):
+            if term not in self.doc_freq and len(term) >= 5 and not term.isdigit():
+                close = difflib.get_close_matches(term, self._vocabulary, n=1, cutoff=0.8)
+                term = close[0] if close else term
+            out.append(term)
+        return out
+
+    def search(self, text: str, k: int) -> list[Passage]:
+        if not self.chunks:
+            return []
+        query_terms = self.query_terms(text)
+        bm25_scores = self.bm25.get_scores(query_terms) if query_terms else [0.0] * len(self.chunks)
+        bm25_ranked = sorted(
+            (i for i, s in enumerate(bm25_scores) if s > 0), key=lambda i: -bm25_scores[i]
+        )
+        dense = self._dense(" ".join([self.glossary.expand(text), *query_terms]))
+        fused: dict[str, float] = {}
+        for rank, i in enumerate(bm25_ranked):
+            cid = self.chunks[i].chunk_id
+            fused[cid] = fused.get(cid, 0.0) + 1 / (RRF_K + rank + 1)
+        for rank, (cid, _) in enumerate(dense):
+            fused[cid] = fused.get(cid, 0.0) + 1 / (RRF_K + rank + 1)
+        bm25_by_id = {self.chunks[i].chunk_id: float(bm25_scores[i]) for i in range(len(self.chunks))}
+        dense_by_id = dict(dense)
+        ranked = sorted(fused, key=lambda cid: -fused[cid])[:k]
+        return [
+            Passage(self.by_id[cid], fused[cid], bm25_by_id.get(cid, 0.0), dense_by_id.get(cid, 0.0))
+            for cid in ranked
+        ]
+
+    def _dense(self, text: str) -> list[tuple[str, float]]:
+        vector = self.embedder.embed_query(text)
+        results = self.store.similarity_search_by_vector_with_relevance_scores(
+            vector, k=min(DENSE_CANDIDATES, len(self.chunks))
+        )
+        # Chroma may still hold vectors of an ingest that failed half-way: only the chunks in
+        # the snapshot count.
+        return [(doc.id, 1.0 - distance) for doc, distance in results if doc.id in self.by_id]

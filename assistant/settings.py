@@ -1,0 +1,45 @@
+"""All settings in one place: environment variables with the ASSISTANT_ prefix, or a .env file."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(PROJECT_ROOT / "data", description="Where the index and feedback live.")
+    corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="Guidance documents to ingest.")
+    glossary_file: Path = Field(PROJECT_ROOT / "corpus" / "glossary.yaml", description="Jargon glossary.")
+    prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Message and prompt templates.")
+
+    embedder: Literal["auto", "hashing", "sentence-transformers"] = Field(
+        "auto", description="auto: the model if it loads from a local path or cache, else hashing."
+    )
+    model_name: str = Field(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        description="sentence-transformers model name or local folder.",
+    )
+    chroma_host: str | None = Field(None, description="Use a Chroma server instead of the local store.")
+    chroma_port: int = Field(8000, description="Port of the Chroma server.")
+
+    top_k: int = Field(5, ge=1, le=20, description="Passages the answer is composed from.")
+    max_answer_words: int = Field(60, ge=20, le=300, description="Word budget of an answer.")
+    min_coverage: float = Field(
+        0.6, ge=0, le=1, description="Share of the question's weighted terms the evidence must contain."
+    )
+    max_question_chars: int = Field(1000, ge=10, description="Longer questions are refused.")
+
+    host: str = Field("127.0.0.1", description="Web server address.")
+    port: int = Field(7860, description="Web server port.")
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="Sites allowed to embed the chat (CSP frame-ancestors, CORS)."
+    )
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
