@@ -17,7 +17,7 @@ from assistant.intents import Intent, satisfied
 from assistant.text import terms
 
 DEFINITION_QUESTION = re.compile(
-    r"^\s*(what|whats|what's|wat)\s+(is|are|was|were|does|do|'s)\b|\bmean(s|ing)?\b|\bstand for\b|\bdefin",
+    r"^\s*(what|whats|what's|wat)\s*(is|are|was|were|'s)\b|\bmean(s|ing)?\b|\bstand for\b|\bdefin|\bexplain",
     re.IGNORECASE,
 )
 DEFINING_VERB = re.compile(r"\b(is|are|refers to|means|was)\b")
@@ -128,23 +128,37 @@ def compose(
     if not scored:
         return None
     scored.sort(key=lambda su: (-su[0], su[1].rank, su[1].order))
-    best_score, best = scored[0]
+    required = list(dict.fromkeys(required_terms))
+
+    def on_topic(unit: Unit) -> bool:
+        # A unit must be about the question's subject: evidence of cost, a date or a number from
+        # a sentence about something else proves nothing.
+        return measure_coverage(required, set(terms(unit.full_text)), idf)[0] >= 0.5
+
+    best_score, best = next(((s, u) for s, u in scored if on_topic(u)), scored[0])
     chosen = [best]
     used_words = best.words()
     covered = set(terms(best.full_text)) & wanted
-    unmet = [i for i in intents if not satisfied(i, best.full_text)]
 
+    unmet = [i for i in intents if not (satisfied(i, best.full_text) and on_topic(best))]
+
+    lead_in = _previous_in_paragraph(best, candidates) if FOLLOW_ON.match(best.text) else None
+    if lead_in and used_words + lead_in.words() <= max_words:
+        chosen.insert(0, lead_in)  # "This is often referred to as..." needs what "this" is
+        used_words += lead_in.words()
     follow_on = _next_in_paragraph(best, candidates)
     if follow_on and used_words + follow_on.words() <= max_words:
         chosen.append(follow_on)
         used_words += follow_on.words()
-        covered |= set(terms(follow_on.full_text)) & wanted
+    for unit in chosen:
+        covered |= set(terms(unit.full_text)) & wanted
+    opening = len(chosen)  # these read as one passage and come first
 
     for score, unit in scored[1:]:
-        if score < 0.5 * best_score or unit in chosen or _overlaps(unit, chosen):
+        if score < 0.5 * best_score or unit in chosen or _overlaps(unit, chosen) or not on_topic(unit):
             continue
         new_terms = (set(terms(unit.full_text)) & wanted) - covered
-        meets_intent = any(satisfied(i, unit.full_text) for i in unmet)
+        meets_intent = any(satisfied(i, unit.full_text) for i in unmet) and on_topic(unit)
         if not new_terms and not meets_intent:
             continue
         if used_words + unit.words() > max_words:
@@ -152,11 +166,12 @@ def compose(
         chosen.append(unit)
         used_words += unit.words()
         covered |= new_terms
-        unmet = [i for i in unmet if not satisfied(i, unit.full_text)]
+        if on_topic(unit):
+            unmet = [i for i in unmet if not satisfied(i, unit.full_text)]
 
     evidence_terms = set(terms(" ".join(u.full_text for u in chosen)))
     coverage, missing = measure_coverage(required_terms, evidence_terms, idf)
-    text, citations = render(chosen)
+    text, citations = render(chosen[:opening], chosen[opening:])
     return Composition(text, citations, chosen, coverage, missing, [i.name for i in unmet])
 
 
@@ -170,11 +185,18 @@ def score_unit(
         return 0.0
     if any(satisfied(i, unit.full_text) for i in intents):
         score *= 1.5
-    if definition and DEFINING_VERB.search(unit.text) and set(terms(unit.text)[:6]) & wanted:
-        score *= 1.3  # "X is ..." answers "what is X" better than a sentence that only uses X
+    if definition and _defines(unit.text, wanted):
+        score *= 1.6  # "X is ..." answers "what is X" better than a sentence that only uses X
     if procedure and unit.items:
         score *= 1.3  # "how do I..." is best answered by the steps, kept as a list
-    return score / (1 + 0.1 * unit.rank)
+    return score / (1 + 0.05 * unit.rank)
+
+
+def _defines(sentence: str, wanted: set[str]) -> bool:
+    """'Market warming is the stage...': a wanted word opens the sentence, then a defining verb."""
+    opening = " ".join(sentence.split()[:8])
+    match = DEFINING_VERB.search(opening)
+    return match is not None and bool(set(terms(opening[: match.start()])) & wanted)
 
 
 def measure_coverage(required: list[str], evidence: set[str], idf) -> tuple[float, list[str]]:
@@ -203,6 +225,13 @@ def _next_in_paragraph(unit: Unit, candidates: list[Unit]) -> Unit | None:
     return None
 
 
+def _previous_in_paragraph(unit: Unit, candidates: list[Unit]) -> Unit | None:
+    for other in candidates:
+        if other.chunk is unit.chunk and other.paragraph == unit.paragraph and other.order == unit.order - 1:
+            return other
+    return None
+
+
 def _overlaps(unit: Unit, chosen: list[Unit]) -> bool:
     """A list item is already shown when its list is; the same sentence twice is no use."""
     body = strip_markdown(unit.text)
@@ -214,9 +243,10 @@ def _overlaps(unit: Unit, chosen: list[Unit]) -> bool:
     return False
 
 
-def render(chosen: list[Unit]) -> tuple[str, list[Citation]]:
-    """Best unit first, the rest in document order; sources numbered as they first appear."""
-    ordered = chosen[:1] + sorted(chosen[1:], key=lambda u: (u.chunk.position, u.order))
+def render(opening: list[Unit], rest: list[Unit]) -> tuple[str, list[Citation]]:
+    """The best unit (with its lead-in and follow-on) first, the rest in document order;
+    sources are numbered as they first appear."""
+    ordered = opening + sorted(rest, key=lambda u: (u.chunk.position, u.order))
     numbers: dict[str, int] = {}
     citations: list[Citation] = []
     parts: list[str] = []

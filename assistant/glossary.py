@@ -59,11 +59,14 @@ class Glossary:
         return " ".join([question, *extra])
 
 
-    def spell_out(self, question: str) -> str:
-        """The question with each term it mentions replaced by its spelt-out form."""
+    def spell_out(self, question: str, known=lambda name: False) -> str:
+        """The question with each term it mentions replaced by its spelt-out form, except names
+        the guidance itself uses (`known`), which can be checked for as they are."""
         text = normalise(question)
         for entry in self.matches(text):
             for name in sorted((entry.term, *entry.aliases), key=len, reverse=True):
+                if known(name):
+                    continue
                 text = re.sub(rf"(?<![\w+]){re.escape(name)}(?![\w+])", entry.expands_to, text, flags=re.IGNORECASE)
         return text
 

@@ -22,6 +22,7 @@ from assistant.prompts import Prompts
 from assistant.question_checks import clean, is_task_request, looks_english
 from assistant.retrieve import Passage, Retriever
 from assistant.settings import Settings
+from assistant.text import terms
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +86,14 @@ def condense_follow_up(ctx: Context) -> None:
 def check_scope(ctx: Context) -> None:
     """Decline when nothing in the question is a word the guidance uses."""
     retriever = ctx.deps.retriever
-    ctx.query_terms = retriever.query_terms(ctx.condensed.search_text)
+    # Acronyms the guidance never uses ("CE+") are checked for in their spelt-out form; names it
+    # does use ("IASME") are checked for as they are, so their long forms do not crowd them out.
+    spelt_out = ctx.deps.glossary.spell_out(
+        ctx.condensed.search_text, known=lambda name: all(retriever.known(t) for t in terms(name))
+    )
+    ctx.query_terms = retriever.query_terms(spelt_out, expand=False)
     intent_words = set().union(*(i.words for i in ctx.intents)) if ctx.intents else set()
-    spelt_out = ctx.deps.glossary.spell_out(ctx.condensed.search_text)
-    ctx.required_terms = [t for t in retriever.query_terms(spelt_out) if t not in intent_words]
+    ctx.required_terms = [t for t in ctx.query_terms if t not in intent_words]
     if not _has_subject(ctx, ctx.condensed.search_text):
         ctx.finish(Status.DECLINED_OUT_OF_SCOPE, ctx.deps.prompts.render("declined_out_of_scope"))
 

@@ -37,7 +37,8 @@ class Retriever:
         self.embedder = embedder
         self.glossary = glossary
         tokenised = [terms(c.search_text) for c in chunks]
-        self.bm25 = BM25Okapi(tokenised) if chunks else None
+        # A low b: long passages (a glossary list) are not penalised much for their length.
+        self.bm25 = BM25Okapi(tokenised, b=0.3) if chunks else None
         self.doc_freq = Counter(t for toks in tokenised for t in set(toks))
         self._vocabulary = sorted(self.doc_freq)
 
@@ -49,10 +50,10 @@ class Retriever:
     def known(self, term: str) -> bool:
         return term in self.doc_freq
 
-    def query_terms(self, text: str) -> list[str]:
-        """Stemmed terms of the glossary-expanded text, misspellings corrected where close."""
+    def query_terms(self, text: str, expand: bool = True) -> list[str]:
+        """Stemmed terms of the (glossary-expanded) text, misspellings corrected where close."""
         out = []
-        for term in terms(self.glossary.expand(text)):
+        for term in terms(self.glossary.expand(text) if expand else text):
             if term not in self.doc_freq and len(term) >= 5 and not term.isdigit():
                 close = difflib.get_close_matches(term, self._vocabulary, n=1, cutoff=0.8)
                 term = close[0] if close else term
