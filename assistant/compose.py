@@ -17,7 +17,7 @@ from assistant.intents import Intent, satisfied
 from assistant.text import terms
 
 DEFINITION_QUESTION = re.compile(
-    r"^\s*(what|whats|what's|wat)\s*(is|are|was|were|'s)\b|\bmean(s|ing)?\b|\bstand for\b|\bdefin|\bexplain",
+    r"^\s*(what|wat)\s*(is|are|was|were|'s)\b|^\s*(whats|what's)\b|\bmean(s|ing)?\b|\bstand for\b|\bdefin|\bexplain",
     re.IGNORECASE,
 )
 DEFINING_VERB = re.compile(r"\b(is|are|refers to|means|was)\b")
@@ -147,7 +147,8 @@ def compose(
         chosen.insert(0, lead_in)  # "This is often referred to as..." needs what "this" is
         used_words += lead_in.words()
     follow_on = _next_in_paragraph(best, candidates)
-    if follow_on and used_words + follow_on.words() <= max_words:
+    # The list a sentence leads into always comes with it: lists are never cut by the budget.
+    if follow_on and (follow_on.items or used_words + follow_on.words() <= max_words):
         chosen.append(follow_on)
         used_words += follow_on.words()
     for unit in chosen:

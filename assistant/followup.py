@@ -29,7 +29,7 @@ def condense(question: str, history: list[Turn], has_subject) -> Condensed:
     if not earlier:
         return Condensed(question, "")
     previous = next((q for q in reversed(earlier) if has_subject(q)), earlier[-1])
-    if SWITCH.match(question):
+    if SWITCH.match(question) and has_subject(question) and not PRONOUN.search(question):
         # A new subject, the same kind of question: carry over what was being asked.
         asked = " ".join(i.name for i in question_intents(previous))
         borrowed = _intent_words(previous) if asked else ""

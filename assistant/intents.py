@@ -67,7 +67,7 @@ INTENTS = (
         "contact",
         r"\b(email|e-mail|phone|telephone|ring|call them|contact (details|number)|helpline)\b",
         r"@|\b0\d{3,4}\s?\d{3,4}",
-        "email e-mail phone telephone ring helpline contact detail",
+        "email e-mail phone telephone ring helpline contact detail number",
     ),
 )
 

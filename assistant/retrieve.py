@@ -75,6 +75,9 @@ class Retriever:
             fused[cid] = fused.get(cid, 0.0) + 1 / (RRF_K + rank + 1)
         for rank, (cid, _) in enumerate(dense):
             fused[cid] = fused.get(cid, 0.0) + 1 / (RRF_K + rank + 1)
+        # The glossary knows where each term is defined: that passage is a third ranked list.
+        for rank, cid in enumerate(self._defining_chunks(text)):
+            fused[cid] = fused.get(cid, 0.0) + 1 / (RRF_K + rank + 1)
         bm25_by_id = {self.chunks[i].chunk_id: float(bm25_scores[i]) for i in range(len(self.chunks))}
         dense_by_id = dict(dense)
         ranked = sorted(fused, key=lambda cid: -fused[cid])[:k]
@@ -82,6 +85,14 @@ class Retriever:
             Passage(self.by_id[cid], fused[cid], bm25_by_id.get(cid, 0.0), dense_by_id.get(cid, 0.0))
             for cid in ranked
         ]
+
+    def _defining_chunks(self, text: str) -> list[str]:
+        found = []
+        for entry in self.glossary.matches(text):
+            for chunk in self.chunks:
+                if entry.quote and entry.quote in chunk.text and chunk.chunk_id not in found:
+                    found.append(chunk.chunk_id)
+        return found
 
     def _dense(self, text: str) -> list[tuple[str, float]]:
         vector = self.embedder.embed_query(text)

@@ -25,7 +25,7 @@ STOPWORDS = frozenset(
     haven hadn won wouldn shouldn couldn mustn shall may might must also please tell know explain
     mean means meaning stand stands want wants need needs like thanks thank hi hello ok okay us
     im ive id whats hows wheres whos thats theres lot lots anything something thing things way
-    say said go going one use used using onto into via yes
+    say said go going one use used using onto into via yes whether either neither although though unless whose
     """.split()
 )
 

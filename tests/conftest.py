@@ -1,0 +1,93 @@
+"""Shared fixtures. Every test runs offline: a connection to anything but loopback fails."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parent.parent
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self, address):
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and host not in ("localhost",) and not host.startswith("/"):
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            raise OSError(f"tests may not resolve or reach {host!r}") from None
+        if not ip.is_loopback:
+            raise OSError(f"tests may not reach {host}")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_network():
+    socket.socket.connect = _loopback_only
+    yield
+    socket.socket.connect = _real_connect
+
+
+def make_settings(tmp: Path, corpus: Path | None = None, **overrides):
+    from assistant.settings import Settings
+
+    return Settings(
+        data_dir=tmp / "data",
+        corpus_dir=corpus or ROOT / "corpus",
+        glossary_file=ROOT / "corpus" / "glossary.yaml",
+        prompts_dir=ROOT / "prompts",
+        embedder=overrides.pop("embedder", "hashing"),
+        **overrides,
+    )
+
+
+@pytest.fixture(scope="session")
+def service(tmp_path_factory):
+    """The real assistant over the real corpus, indexed once into a temporary folder."""
+    from assistant.service import Service
+
+    svc = Service(make_settings(tmp_path_factory.mktemp("svc")))
+    svc.ingest()
+    return svc
+
+
+@pytest.fixture
+def corpus_copy(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    shutil.copy(ROOT / "corpus" / "probation-services.md", folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny sentence-transformers model built here (random weights): it tests loading and
+    encoding through the real code path, not quality."""
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    base = tmp_path_factory.mktemp("tiny")
+    raw = base / "bert"
+    raw.mkdir()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(
+        set("the a of to is on cyber essentials plus iasme gold dynamic framework qualify cost grants "
+            "portal jaggaer probation call off market warming renew every year no".split())
+    )
+    (raw / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")
+    BertTokenizer(vocab=str(raw / "vocab.txt")).save_pretrained(raw)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64)
+    BertModel(config).save_pretrained(raw)
+    model = SentenceTransformer(modules=[Transformer(str(raw)), Pooling(32)])
+    out = base / "model"
+    model.save(str(out), create_model_card=False)
+    return out

@@ -1,0 +1,59 @@
+import logging
+
+import numpy as np
+
+from assistant.embeddings import HashingEmbedder, SentenceTransformerEmbedder, make_embedder
+from assistant.index import Manifest, ingest, open_client, open_store
+from assistant.service import Service
+from tests.conftest import make_settings
+
+
+def test_hashing_embedder_is_deterministic_and_tolerates_typos():
+    e = HashingEmbedder()
+    q = np.array(e.embed_query("qualify onto the dynamic framework"))
+    docs = np.array(e.embed_documents(["Qualifying onto the Dynamic Framework", "qualfy onto the dynamc framewrk", "weather in Paris"]))
+    sims = docs @ q
+    assert sims[0] > sims[2] and sims[1] > sims[2]
+    assert np.allclose(q, HashingEmbedder().embed_query("qualify onto the dynamic framework"))
+
+
+def test_auto_falls_back_to_hashing_without_the_model_and_says_so(caplog):
+    with caplog.at_level(logging.WARNING):
+        e = make_embedder("auto", "no-such-org/no-such-model")
+    assert isinstance(e, HashingEmbedder)
+    assert "not available" in caplog.text
+
+
+def test_sentence_transformer_model_through_chroma_persisted_and_reopened(tmp_path, tiny_model, corpus_copy):
+    embedder = make_embedder("auto", str(tiny_model))
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    index = tmp_path / "index"
+    summary = ingest(corpus_copy, index, embedder)
+    assert summary.added == summary.chunks
+    manifest = Manifest.read(index)
+    assert manifest.embedder == f"sentence-transformers:{tiny_model}"
+
+    reopened = SentenceTransformerEmbedder(str(tiny_model))
+    store = open_store(open_client(index), manifest.collection, reopened)
+    hits = store.similarity_search_by_vector_with_relevance_scores(reopened.embed_query("cyber essentials plus"), k=3)
+    assert len(hits) == 3 and all(h[0].id in {c.chunk_id for c in manifest.chunks} for h in hits)
+
+
+def test_asking_with_a_different_embedder_gives_a_clear_message(tmp_path, tiny_model):
+    built = Service(make_settings(tmp_path, embedder="hashing"))
+    built.ingest()
+    other = Service(make_settings(tmp_path, embedder="sentence-transformers", model_name=str(tiny_model)))
+    answer = other.ask("What is IASME Gold?")
+    assert answer.status.value == "error" and "assistant ingest" in answer.text
+    other.ensure_index()  # serve and ingest rebuild it
+    assert other.ask("What is IASME Gold?").status.value != "error"
+
+
+def test_a_model_that_cannot_load_is_one_clear_message():
+    e = SentenceTransformerEmbedder("/no/such/folder")
+    try:
+        e.embed_query("x")
+    except Exception as err:
+        assert "ASSISTANT_EMBEDDER=hashing" in str(err)
+    else:
+        raise AssertionError("expected a failure")

@@ -1,0 +1,68 @@
+import pytest
+
+from assistant.embeddings import HashingEmbedder
+from assistant.index import IndexError_, Manifest, ingest, open_client
+
+
+class CountingEmbedder(HashingEmbedder):
+    def __init__(self):
+        super().__init__()
+        self.embedded = 0
+
+    def embed_documents(self, texts):
+        self.embedded += len(texts)
+        return super().embed_documents(texts)
+
+
+def test_ingest_is_incremental(tmp_path, corpus_copy):
+    index = tmp_path / "index"
+    emb = CountingEmbedder()
+    first = ingest(corpus_copy, index, emb)
+    assert first.added == first.chunks > 20 and emb.embedded == first.chunks
+
+    emb.embedded = 0
+    again = ingest(corpus_copy, index, emb)
+    assert (again.added, again.unchanged, again.removed, emb.embedded) == (0, first.chunks, 0, 0)
+
+    doc = corpus_copy / "probation-services.md"
+    doc.write_text(doc.read_text().replace("There is no cost to qualify", "There is a fee to qualify"))
+    (corpus_copy / "extra.md").write_text("---\ntitle: Extra\nurl: https://example.org/e\n---\n## New\n\nA new passage.\n")
+    changed = ingest(corpus_copy, index, emb)
+    assert changed.added == 2 and changed.removed == 1 and emb.embedded == 2
+
+    (corpus_copy / "extra.md").unlink()
+    removed = ingest(corpus_copy, index, emb)
+    assert removed.removed == 1 and removed.added == 0
+    manifest = Manifest.read(index)
+    assert not any(c.doc_id == "extra.md" for c in manifest.chunks)
+    stored = open_client(index).get_collection(manifest.collection).count()
+    assert stored == len(manifest.chunks)
+
+
+def test_broken_documents_are_skipped_and_the_rest_indexed(tmp_path, corpus_copy):
+    (corpus_copy / "broken.docx").write_bytes(b"garbage")
+    summary = ingest(corpus_copy, tmp_path / "index", HashingEmbedder())
+    assert summary.documents == 1 and summary.skipped[0][0] == "broken.docx"
+    assert any("broken.docx" in line for line in summary.lines())
+
+
+def test_a_failed_ingest_leaves_the_previous_index_usable(tmp_path, corpus_copy):
+    index = tmp_path / "index"
+    ingest(corpus_copy, index, HashingEmbedder())
+    before = Manifest.read(index)
+
+    class Failing(HashingEmbedder):
+        def embed_documents(self, texts):
+            raise RuntimeError("disk full")
+
+    (corpus_copy / "extra.md").write_text("---\ntitle: Extra\nurl: https://e.org\n---\nNew text here.\n")
+    with pytest.raises(RuntimeError):
+        ingest(corpus_copy, index, Failing())
+    after = Manifest.read(index)
+    assert [c.chunk_id for c in after.chunks] == [c.chunk_id for c in before.chunks]
+
+    for f in corpus_copy.iterdir():
+        f.unlink()
+    with pytest.raises(IndexError_, match="left as it was"):
+        ingest(corpus_copy, index, HashingEmbedder())
+    assert len(Manifest.read(index).chunks) == len(before.chunks)

@@ -1,0 +1,35 @@
+"""Hybrid retrieval on paraphrased questions across the four topics: the passage that answers
+must be among the first three."""
+
+import pytest
+
+PARAPHRASES = [
+    # jargon
+    ("what's the TOM", "The Target Operating Model (TOM)"),
+    ("meaning of market warming", "Market warming is the stage"),
+    ("roif??", "Regional Outcomes and Innovations Fund (ROIF)"),
+    ("what's an RPD in charge of", "Regional Probation Director (RPD) who is responsible"),
+    ("was bravo renamed", "Jaggaer (formerly known as Bravo)"),
+    # qualifying
+    ("is qualfying onto the framework free", "There is no cost to qualify"),
+    ("what happens if my application gets rejected", "feedback on an unsuccessful application"),
+    ("where do i find the selection questionnaire on the portal", "PQQ_205"),
+    # cyber security
+    ("minimum cyber level to win a call-off contract", "Cyber Essentials Basic is the minimum requirement"),
+    ("do I need CE+ for MoJ work", "Cyber Essentials Plus is the level required"),
+    ("how often is iasme gold audited", "A full audit takes place every three years"),
+    # grants
+    ("how do i sign up to the probation grants portal", "To register on the grants portal"),
+    ("are framework members already registered for grants", "will not automatically be registered for the portal"),
+]
+
+
+@pytest.mark.parametrize("question,evidence", PARAPHRASES)
+def test_the_answering_passage_is_in_the_top_three(service, question, evidence):
+    passages = service.deps().retriever.search(question, 3)
+    assert any(evidence in p.chunk.text for p in passages), [p.chunk.section for p in passages]
+
+
+def test_glossary_expansion_finds_the_long_form(service):
+    retriever = service.deps().retriever
+    assert "plus" in retriever.query_terms("CE+") and "jaggaer" in retriever.query_terms("bravo")
