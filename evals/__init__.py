@@ -1,0 +1,1 @@
+"""Evaluation of the assistant against a fixed Q&A set, beside a naive tutorial-style peer."""
