@@ -115,6 +115,7 @@ def compose(
     passages: list[Chunk],
     idf,
     max_words: int,
+    defining_quotes: tuple[str, ...] = (),
 ) -> Composition | None:
     """The answer, or None when no passage has anything to say about the question."""
     wanted = set(query_terms)
@@ -124,6 +125,9 @@ def compose(
     definition = DEFINITION_QUESTION.search(question) is not None
     procedure = PROCEDURE_QUESTION.search(question) is not None
     scored = [(score_unit(u, wanted, intents, idf, definition, procedure), u) for u in candidates]
+    if definition and defining_quotes:
+        # The glossary says where each term is defined: for "what is X", that sentence first.
+        scored = [(s * 2 if any(q in u.full_text for q in defining_quotes) else s, u) for s, u in scored]
     scored = [(s, u) for s, u in scored if s > 0]
     if not scored:
         return None
@@ -133,7 +137,7 @@ def compose(
     def on_topic(unit: Unit) -> bool:
         # A unit must be about the question's subject: evidence of cost, a date or a number from
         # a sentence about something else proves nothing.
-        return measure_coverage(required, set(terms(unit.full_text)), idf)[0] >= 0.5
+        return measure_coverage(required, set(terms(unit.full_text)) | heading_terms(unit), idf)[0] >= 0.5
 
     best_score, best = next(((s, u) for s, u in scored if on_topic(u)), scored[0])
     chosen = [best]
@@ -170,7 +174,7 @@ def compose(
         if on_topic(unit):
             unmet = [i for i in unmet if not satisfied(i, unit.full_text)]
 
-    evidence_terms = set(terms(" ".join(u.full_text for u in chosen)))
+    evidence_terms = set(terms(" ".join(u.full_text for u in chosen))).union(*(heading_terms(u) for u in chosen))
     coverage, missing = measure_coverage(required_terms, evidence_terms, idf)
     text, citations = render(chosen[:opening], chosen[opening:])
     return Composition(text, citations, chosen, coverage, missing, [i.name for i in unmet])
@@ -181,9 +185,11 @@ def score_unit(
 ) -> float:
     head = set(terms(unit.text)) & wanted
     in_items = (set(terms(unit.full_text)) & wanted) - head
+    in_heading = (heading_terms(unit) & wanted) - head - in_items
     score = sum(idf(t) for t in head) + 0.5 * sum(idf(t) for t in in_items)
     if score == 0:
         return 0.0
+    score += 0.5 * sum(idf(t) for t in in_heading)  # "A full audit..." under "IASME Gold"
     if any(satisfied(i, unit.full_text) for i in intents):
         score *= 1.5
     if definition and _defines(unit.text, wanted):
@@ -191,6 +197,11 @@ def score_unit(
     if procedure and unit.items:
         score *= 1.3  # "how do I..." is best answered by the steps, kept as a list
     return score / (1 + 0.05 * unit.rank)
+
+
+def heading_terms(unit: Unit) -> set[str]:
+    """The words of the passage's own heading: the subject a sentence under it speaks of."""
+    return set(terms(unit.chunk.section.split(" > ")[-1]))
 
 
 def _defines(sentence: str, wanted: set[str]) -> bool:

@@ -54,7 +54,8 @@ INTENTS = (
     _intent(
         "date",
         r"^\s*when\b|\bwhat (date|year|month)\b|\bwhich (date|year|month)\b",
-        rf"\b(19|20)\d\d\b|\b({_MONTHS})\b|\bday one\b|\bfirst day\b",
+        rf"\b(19|20)\d\d\b|\b({_MONTHS})\b|\bday one\b|\bfirst day\b|\b(before|after|until|annually)\b"
+        r"|\b(\d+|one|two|three|six|twelve)[\s-](day|week|month|year)s?\b",
         "when date year month",
     ),
     _intent(

@@ -111,6 +111,7 @@ def compose_answer(ctx: Context) -> None:
         passages=[p.chunk for p in ctx.passages],
         idf=ctx.deps.retriever.idf,
         max_words=ctx.deps.settings.max_answer_words,
+        defining_quotes=tuple(e.quote for e in ctx.deps.glossary.matches(ctx.condensed.search_text)),
     )
     if ctx.composition is None:
         _decline_not_covered(ctx)

@@ -6,7 +6,7 @@ import html
 import re
 import unicodedata
 
-from assistant.text import STOPWORDS, words
+from assistant.text import STOPWORDS, stem, words
 
 _TAG = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
 _SCRIPT = re.compile(r"<\s*(script|style)[^>]*>.*?<\s*/\s*\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -49,7 +49,7 @@ def looks_english(question: str, known) -> bool:
     tokens = [w for w in words(question) if not w.isdigit()]
     if len(tokens) < 3:
         return True
-    recognised = sum(1 for w in tokens if w in STOPWORDS or known(w))
+    recognised = sum(1 for w in tokens if w in STOPWORDS or known(stem(w)))
     return recognised / len(tokens) >= 0.4
 
 
