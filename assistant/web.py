@@ -5,9 +5,11 @@ The routes stay thin: each calls the service and formats what comes back.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -16,6 +18,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Red
 from pydantic import BaseModel, Field
 
 from assistant.answer import Answer, Turn
+from assistant.feedback import FeedbackStore
 from assistant.service import Service
 from assistant.settings import Settings
 
@@ -34,6 +37,11 @@ class HistoryTurn(BaseModel):
     content: str = Field(max_length=20000)
 
 
+class FeedbackRequest(BaseModel):
+    answer_id: str = Field(min_length=8, max_length=64, pattern="^[0-9a-f]+$")
+    helpful: bool
+
+
 class AskRequest(BaseModel):
     question: str = Field(max_length=20000)
     history: list[HistoryTurn] = Field(default_factory=list, max_length=MAX_HISTORY)
@@ -44,6 +52,24 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     service = service or Service(settings)
     settings = service.settings
     app = FastAPI(title="Clinks guidance assistant", docs_url=None, redoc_url=None, openapi_url=None)
+    feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
+    frame_ancestors = " ".join(["'self'", *settings.allowed_origins])
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        # Only the sites named in ASSISTANT_ALLOWED_ORIGINS may show the chat in an iframe.
+        response.headers["Content-Security-Policy"] = f"frame-ancestors {frame_ancestors}"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    from fastapi.middleware.cors import CORSMiddleware
+
+    app.add_middleware(
+        CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["POST"],
+        allow_headers=["content-type"], allow_credentials=False,
+    )
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):
@@ -54,6 +80,15 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     def api_ask(body: AskRequest) -> dict:
         answer = service.ask(body.question, [Turn(t.role, t.content) for t in body.history])
         return answer.to_json()
+
+    @app.post("/api/feedback")
+    def api_feedback(body: FeedbackRequest) -> dict:
+        feedback.record(body.answer_id, body.helpful)
+        return {"ok": True}
+
+    @app.get("/embed.js")
+    def embed_js() -> FileResponse:
+        return FileResponse(STATIC / "embed.js", media_type="application/javascript")
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
@@ -77,17 +112,29 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     import gradio as gr
 
-    app = gr.mount_gradio_app(app, build_chat(service), path="/chat")
+    app = gr.mount_gradio_app(app, build_chat(service, feedback), path="/chat", footer_links=[], head=ESCAPE_TO_PARENT)
     return app
 
 
-def build_chat(service: Service):
+# In the embedded panel, Escape inside the chat must close the panel too.
+ESCAPE_TO_PARENT = (
+    "<script>document.addEventListener('keydown',function(e){if(e.key==='Escape'&&window.parent!==window)"
+    "{window.parent.postMessage('clinks-assistant:escape','*')}});</script>"
+)
+
+
+def build_chat(service: Service, feedback: FeedbackStore):
     import gradio as gr
+
+    answer_ids: OrderedDict[str, str] = OrderedDict()  # shown text -> answer id, for the thumbs
 
     def respond(message: str, history: list[dict]):
         turns = [Turn(m["role"], _plain(m["content"])) for m in history if m.get("role") in ("user", "assistant")]
         answer = service.ask(message, turns)
         full = format_answer(answer)
+        answer_ids[_key(full)] = answer.answer_id
+        while len(answer_ids) > 10000:
+            answer_ids.popitem(last=False)
         # Stream the words so the answer appears progressively, as people expect from a chat.
         shown = ""
         for word in full.split(" "):
@@ -95,11 +142,22 @@ def build_chat(service: Service):
             yield shown
             time.sleep(0.005)
 
+    def record(data: gr.LikeData) -> None:
+        answer_id = answer_ids.get(_key(_plain(data.value)))
+        if answer_id:
+            feedback.record(answer_id, bool(data.liked))
+
+    # Gradio finds the LikeData argument by its annotation, which must be the class, not a string.
+    record.__annotations__["data"] = gr.LikeData
+
     with gr.Blocks(title="Ask about probation commissioning", analytics_enabled=False) as chat:
-        gr.Markdown("## Ask about probation commissioning")
+        gr.Markdown("# Ask about probation commissioning")
+        chatbot = gr.Chatbot(label="Conversation", height=480, sanitize_html=True, render_markdown=True,
+                             buttons=["copy", "copy_all"])
+        chatbot.like(record, None, None)
         gr.ChatInterface(
             respond,
-            chatbot=gr.Chatbot(label="Conversation", height=480, sanitize_html=True, render_markdown=True),
+            chatbot=chatbot,
             textbox=gr.Textbox(placeholder="Ask a question, for example: what is market warming?", label="Your question",
                                max_length=20000),
             examples=STARTERS,
@@ -122,17 +180,25 @@ def format_answer(answer: Answer) -> str:
         dated = f" ({c.date})" if c.date else ""
         parts.append(f"{c.n}. [{c.title}: {c.section}]({c.url}){dated}")
     for c in answer.citations:
+        dated = f", {c.date}" if c.date else ""
+        # One HTML block with no blank line inside, so Markdown keeps the quote within <details>.
+        quote = "<br>".join(html.escape(line) for line in c.quote.splitlines() if line.strip())
         parts.append(
-            f"<details><summary>Quote from source {c.n}</summary>\n\n{html.escape(c.quote)}\n\n</details>"
+            f"<details><summary>Quote from source {c.n}: {html.escape(c.title)}{dated}</summary>"
+            f"<blockquote>{quote}</blockquote></details>"
         )
     return "\n".join(parts)
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
 
 
 def _plain(content) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # Gradio 6 may give message content as parts
-        return " ".join(p.get("text", "") for p in content if isinstance(p, dict))
+        return " ".join(p if isinstance(p, str) else str(p.get("text", "")) for p in content if isinstance(p, (str, dict)))
     return str(content)
 
 

@@ -43,3 +43,34 @@ def test_health_and_documents(client):
     assert client.get("/documents/probation-services.md").status_code == 200
     assert client.get("/documents/../pyproject.toml").status_code == 404
     assert client.get("/chat/").status_code == 200
+
+
+def test_burst_of_requests_all_get_answers(client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda i: client.post("/api/ask", json={"question": f"what is ROIF {i}"}).status_code,
+                              range(30)))
+    assert codes == [200] * 30
+
+
+def test_embedding_headers_and_feedback_api(service, tmp_path):
+    from assistant.settings import Settings
+
+    settings = Settings(**{**service.settings.model_dump(), "allowed_origins": ["https://www.clinks.org"],
+                           "data_dir": tmp_path})
+    from assistant.service import Service
+
+    svc = Service(settings)
+    svc.ingest()
+    c = TestClient(create_app(service=svc))
+    r = c.get("/chat/")
+    assert "frame-ancestors 'self' https://www.clinks.org" in r.headers["content-security-policy"]
+    pre = c.options("/api/ask", headers={"Origin": "https://www.clinks.org", "Access-Control-Request-Method": "POST"})
+    assert pre.headers["access-control-allow-origin"] == "https://www.clinks.org"
+    other = c.options("/api/ask", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert "access-control-allow-origin" not in other.headers
+    assert c.get("/embed.js").headers["content-type"].startswith("application/javascript")
+    answer_id = c.post("/api/ask", json={"question": "what is ROIF"}).json()["answer_id"]
+    assert c.post("/api/feedback", json={"answer_id": answer_id, "helpful": False}).json() == {"ok": True}
+    assert c.post("/api/feedback", json={"answer_id": "nope", "helpful": 1}).status_code == 422
