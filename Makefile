@@ -9,6 +9,7 @@ run: install
 	$(VENV)/bin/assistant serve
 
 test: install browser
+	$(VENV)/bin/ruff check assistant evals tests scripts
 	$(PY) -m pytest
 
 install: $(VENV)/.installed
@@ -39,4 +40,4 @@ bench: install
 	$(PY) scripts/bench.py
 
 lint: install
-	$(VENV)/bin/ruff check assistant evals tests
+	$(VENV)/bin/ruff check assistant evals tests scripts

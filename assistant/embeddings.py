@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -26,37 +27,50 @@ class EmbedderUnavailable(Exception):
 
 
 class HashingEmbedder(Embeddings):
-    """Hashed n-gram vectors: word unigrams and bigrams of stems, plus character 3-5-grams."""
+    """Hashed n-gram vectors: word unigrams and bigrams of stems, plus character 3-5-grams.
 
-    name = "hashing-ngrams-v1"
+    Feature hashing is a few lines of numpy; scikit-learn's HashingVectorizer does the same but
+    costs about 1.5 s of import at every start, which the chat's start-up time cannot afford.
+    """
 
     def __init__(self, n_features: int = 1024) -> None:
-        from sklearn.feature_extraction.text import HashingVectorizer
+        self.n_features = n_features
+        self.name = f"hashing-ngrams-v2-{n_features}"
 
-        self.name = f"hashing-ngrams-v1-{n_features}"
-        self._words = HashingVectorizer(
-            analyzer=_stem_ngrams, n_features=n_features, alternate_sign=False, norm="l2"
-        )
-        self._chars = HashingVectorizer(
-            analyzer="char_wb", ngram_range=(3, 5), n_features=n_features, alternate_sign=False, norm="l2"
-        )
+    def _hashed(self, features: list[str]) -> np.ndarray:
+        vector = np.zeros(self.n_features)
+        for feature in features:
+            digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
+            vector[int.from_bytes(digest, "little") % self.n_features] += 1.0
+        norm = np.linalg.norm(vector)
+        return vector / norm if norm else vector
 
-    def _embed(self, texts: list[str]) -> list[list[float]]:
-        texts = [normalise(t).lower() for t in texts]
-        both = np.hstack([self._words.transform(texts).toarray() * 0.7, self._chars.transform(texts).toarray() * 0.3])
-        norms = np.linalg.norm(both, axis=1, keepdims=True)
-        return (both / np.where(norms == 0, 1, norms)).tolist()
+    def _embed_one(self, text: str) -> list[float]:
+        text = normalise(text).lower()
+        both = np.concatenate([self._hashed(_stem_ngrams(text)) * 0.7, self._hashed(_char_ngrams(text)) * 0.3])
+        norm = np.linalg.norm(both)
+        return (both / norm if norm else both).tolist()
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self._embed(texts)
+        return [self._embed_one(t) for t in texts]
 
     def embed_query(self, text: str) -> list[float]:
-        return self._embed([text])[0]
+        return self._embed_one(text)
 
 
 def _stem_ngrams(text: str) -> list[str]:
     stems = terms(text)
     return stems + [f"{a} {b}" for a, b in zip(stems, stems[1:])]
+
+
+def _char_ngrams(text: str) -> list[str]:
+    """Character 3-5-grams within each word, padded with spaces (typo tolerance)."""
+    grams = []
+    for word in text.split():
+        padded = f" {word} "
+        for n in (3, 4, 5):
+            grams += [padded[i : i + n] for i in range(max(len(padded) - n + 1, 1))]
+    return grams
 
 
 class SentenceTransformerEmbedder(Embeddings):

@@ -58,7 +58,6 @@ class Glossary:
         extra = [e.expands_to for e in self.matches(question) if e.expands_to.lower() not in question.lower()]
         return " ".join([question, *extra])
 
-
     def spell_out(self, question: str, known=lambda name: False) -> str:
         """The question with each term it mentions replaced by its spelt-out form, except names
         the guidance itself uses (`known`), which can be checked for as they are."""

@@ -128,9 +128,7 @@ def ingest(
     loaded = load_corpus(corpus_dir)
     summary = IngestSummary(documents=len(loaded.documents), skipped=loaded.skipped, warnings=loaded.warnings)
     if not loaded.documents:
-        raise IndexError_(
-            f"No readable documents were found in {corpus_dir}; the index was left as it was."
-        )
+        raise IndexError_(f"No readable documents were found in {corpus_dir}; the index was left as it was.")
     chunks = [chunk for doc in loaded.documents for chunk in chunk_document(doc)]
     summary.chunks = len(chunks)
 

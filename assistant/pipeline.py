@@ -175,4 +175,6 @@ def _has_subject(ctx: Context, text: str) -> bool:
 
 
 def _decline_not_covered(ctx: Context) -> None:
-    ctx.finish(Status.DECLINED_NOT_COVERED, ctx.deps.prompts.render("declined_not_covered", source_url=ctx.deps.source_url))
+    ctx.finish(
+        Status.DECLINED_NOT_COVERED, ctx.deps.prompts.render("declined_not_covered", source_url=ctx.deps.source_url)
+    )

@@ -65,9 +65,7 @@ class Retriever:
             return []
         query_terms = self.query_terms(text)
         bm25_scores = self.bm25.get_scores(query_terms) if query_terms else [0.0] * len(self.chunks)
-        bm25_ranked = sorted(
-            (i for i, s in enumerate(bm25_scores) if s > 0), key=lambda i: -bm25_scores[i]
-        )
+        bm25_ranked = sorted((i for i, s in enumerate(bm25_scores) if s > 0), key=lambda i: -bm25_scores[i])
         dense = self._dense(" ".join([self.glossary.expand(text), *query_terms]))
         fused: dict[str, float] = {}
         for rank, i in enumerate(bm25_ranked):
@@ -82,8 +80,7 @@ class Retriever:
         dense_by_id = dict(dense)
         ranked = sorted(fused, key=lambda cid: -fused[cid])[:k]
         return [
-            Passage(self.by_id[cid], fused[cid], bm25_by_id.get(cid, 0.0), dense_by_id.get(cid, 0.0))
-            for cid in ranked
+            Passage(self.by_id[cid], fused[cid], bm25_by_id.get(cid, 0.0), dense_by_id.get(cid, 0.0)) for cid in ranked
         ]
 
     def _defining_chunks(self, text: str) -> list[str]:

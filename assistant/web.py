@@ -67,8 +67,11 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     from fastapi.middleware.cors import CORSMiddleware
 
     app.add_middleware(
-        CORSMiddleware, allow_origins=settings.allowed_origins, allow_methods=["POST"],
-        allow_headers=["content-type"], allow_credentials=False,
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_methods=["POST"],
+        allow_headers=["content-type"],
+        allow_credentials=False,
     )
 
     @app.exception_handler(RequestValidationError)
@@ -152,22 +155,24 @@ def build_chat(service: Service, feedback: FeedbackStore):
 
     with gr.Blocks(title="Ask about probation commissioning", analytics_enabled=False) as chat:
         gr.Markdown("# Ask about probation commissioning")
-        chatbot = gr.Chatbot(label="Conversation", height=480, sanitize_html=True, render_markdown=True,
-                             buttons=["copy", "copy_all"])
+        chatbot = gr.Chatbot(
+            label="Conversation", height=480, sanitize_html=True, render_markdown=True, buttons=["copy", "copy_all"]
+        )
         chatbot.like(record, None, None)
         gr.ChatInterface(
             respond,
             chatbot=chatbot,
-            textbox=gr.Textbox(placeholder="Ask a question, for example: what is market warming?", label="Your question",
-                               max_length=20000),
+            textbox=gr.Textbox(
+                placeholder="Ask a question, for example: what is market warming?",
+                label="Your question",
+                max_length=20000,
+            ),
             examples=STARTERS,
             analytics_enabled=False,
             flagging_mode="never",
             autofocus=False,
         )
-        gr.Markdown(
-            "Answers come from Clinks guidance and may be out of date: check them against the source linked."
-        )
+        gr.Markdown("Answers come from Clinks guidance and may be out of date: check them against the source linked.")
     return chat
 
 
@@ -198,7 +203,9 @@ def _plain(content) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # Gradio 6 may give message content as parts
-        return " ".join(p if isinstance(p, str) else str(p.get("text", "")) for p in content if isinstance(p, (str, dict)))
+        return " ".join(
+            p if isinstance(p, str) else str(p.get("text", "")) for p in content if isinstance(p, (str, dict))
+        )
     return str(content)
 
 
@@ -210,8 +217,15 @@ def serve() -> int:
     if summary:
         for line in summary.lines():
             print(line)
-    service.deps()  # load the index before the first question, not during it
+    # Load the index (Chroma, BM25) while Gradio is being imported: the two together decide how
+    # soon the chat can answer after a start.
+    import threading
+
+    warm_up = threading.Thread(target=lambda: service.ready, daemon=True)
+    warm_up.start()
+    app = create_app(service=service)
+    warm_up.join()
     settings = service.settings
     print(f"Serving the chat on http://{settings.host}:{settings.port}/chat/")
-    uvicorn.run(create_app(service=service), host=settings.host, port=settings.port, log_level="warning")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0

@@ -55,5 +55,9 @@ class NaivePeer:
             count += n
         text = " ".join(s for s in sentences if s in picked)
         text = " ".join(text.split()[: self.max_words])
-        return PeerAnswer(text=text + " [1]", passages=[self.chunks[i] for i in order], citations=[top],
-                          latency_ms=(time.perf_counter() - started) * 1000)
+        return PeerAnswer(
+            text=text + " [1]",
+            passages=[self.chunks[i] for i in order],
+            citations=[top],
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )

@@ -47,7 +47,9 @@ def _item(data, where: str, seen: set) -> QAItem:
         raise QAFormatError(f"{where}: duplicate id '{data['id']}'")
     seen.add(data["id"])
     facts, sources, history = data.get("facts", []), data.get("sources", []), data.get("history", [])
-    if not (isinstance(facts, list) and all(isinstance(f, list) and f and all(isinstance(a, str) for a in f) for f in facts)):
+    if not (
+        isinstance(facts, list) and all(isinstance(f, list) and f and all(isinstance(a, str) for a in f) for f in facts)
+    ):
         raise QAFormatError(f"{where}: 'facts' must be a list of non-empty lists of strings")
     if not (isinstance(sources, list) and all(isinstance(s, str) for s in sources)):
         raise QAFormatError(f"{where}: 'sources' must be a list of strings")

@@ -45,12 +45,25 @@ def main(qa: str | None, out: str | None, baseline: bool, thresholds: str | None
             history += [Turn("user", earlier), Turn("assistant", reply.text)]
         answer = service.ask(item.question, history)
         passages = [retriever.by_id[i].text for i in answer.retrieved_ids if i in retriever.by_id]
-        result = score(item, answer.text, passages, [c.quote for c in answer.citations], answer.declined,
-                       answer.timings_ms and sum(answer.timings_ms.values()))
+        result = score(
+            item,
+            answer.text,
+            passages,
+            [c.quote for c in answer.citations],
+            answer.declined,
+            answer.timings_ms and sum(answer.timings_ms.values()),
+        )
         results.append(result)
-        rows.append({**asdict(result), "question": item.question, "answer": answer.text, "status": answer.status.value,
-                     "citations": [{"n": c.n, "section": c.section, "url": c.url} for c in answer.citations],
-                     "retrieved_ids": answer.retrieved_ids})
+        rows.append(
+            {
+                **asdict(result),
+                "question": item.question,
+                "answer": answer.text,
+                "status": answer.status.value,
+                "citations": [{"n": c.n, "section": c.section, "url": c.url} for c in answer.citations],
+                "retrieved_ids": answer.retrieved_ids,
+            }
+        )
 
     summary = summarise(results) | {"by_topic": by_topic(items, results)}
     peer_rows = []
@@ -90,15 +103,23 @@ def main(qa: str | None, out: str | None, baseline: bool, thresholds: str | None
     return 0
 
 
-def score(item: QAItem, text: str, passages: list[str], quotes: list[str], declined: bool, latency: float) -> ItemResult:
+def score(
+    item: QAItem, text: str, passages: list[str], quotes: list[str], declined: bool, latency: float
+) -> ItemResult:
     covered, _ = facts_covered(text, item.facts) if not declined else ([], list(range(len(item.facts))))
     supported = sum(1 for q in quotes if citation_supported(q, item.sources, item.facts)) if not declined else 0
     return ItemResult(
-        id=item.id, topic=item.topic, answerable=item.answerable, declined=declined,
+        id=item.id,
+        topic=item.topic,
+        answerable=item.answerable,
+        declined=declined,
         rank=first_relevant_rank(passages, item.sources) if item.answerable else None,
-        facts_total=len(item.facts), facts_hit=len(covered),
-        citations_total=len(quotes) if not declined else 0, citations_supported=supported,
-        words=answer_words(text) if not declined else 0, latency_ms=round(latency or 0.0, 3),
+        facts_total=len(item.facts),
+        facts_hit=len(covered),
+        citations_total=len(quotes) if not declined else 0,
+        citations_supported=supported,
+        words=answer_words(text) if not declined else 0,
+        latency_ms=round(latency or 0.0, 3),
     )
 
 
@@ -175,17 +196,33 @@ def write_chart(summary: dict, folder: Path) -> str | None:
 
 def report(summary: dict, rows: list[dict], items: list[QAItem], config: dict, chart: str | None) -> str:
     peer = summary.get("baseline")
-    out = ["# Evaluation report", "", f"Q&A file: `{config['qa']}` ({summary['questions']} questions, "
-           f"{summary['answerable']} answerable). Embedder: `{config['embedder_name']}`.", "", "## Overall", "",
-           "| metric | assistant |" + (" naive peer |" if peer else ""), "|---|---|" + ("---|" if peer else "")]
+    out = [
+        "# Evaluation report",
+        "",
+        f"Q&A file: `{config['qa']}` ({summary['questions']} questions, "
+        f"{summary['answerable']} answerable). Embedder: `{config['embedder_name']}`.",
+        "",
+        "## Overall",
+        "",
+        "| metric | assistant |" + (" naive peer |" if peer else ""),
+        "|---|---|" + ("---|" if peer else ""),
+    ]
     for name, value in _metrics(summary):
         block, key = name.split(".", 1)
         out.append(f"| {name} | {value} |" + (f" {peer[block][key]} |" if peer else ""))
-    out += ["", "## By topic", "", "| topic | recall@5 | fact_recall | all_facts | decline_recall | false_decline_rate |"
-            + (" peer fact_recall |" if peer else ""), "|---|---|---|---|---|---|" + ("---|" if peer else "")]
+    out += [
+        "",
+        "## By topic",
+        "",
+        "| topic | recall@5 | fact_recall | all_facts | decline_recall | false_decline_rate |"
+        + (" peer fact_recall |" if peer else ""),
+        "|---|---|---|---|---|---|" + ("---|" if peer else ""),
+    ]
     for topic, s in summary["by_topic"].items():
-        row = (f"| {topic} | {s['retrieval']['recall@5']} | {s['answers']['fact_recall']} | {s['answers']['all_facts']} | "
-               f"{s['declines']['decline_recall']} | {s['declines']['false_decline_rate']} |")
+        row = (
+            f"| {topic} | {s['retrieval']['recall@5']} | {s['answers']['fact_recall']} | {s['answers']['all_facts']} | "
+            f"{s['declines']['decline_recall']} | {s['declines']['false_decline_rate']} |"
+        )
         if peer:
             row += f" {peer['by_topic'][topic]['answers']['fact_recall']} |"
         out.append(row)
@@ -199,8 +236,11 @@ def report(summary: dict, rows: list[dict], items: list[QAItem], config: dict, c
         if item.answerable and row["declined"]:
             problems.append("wrongly declined")
         elif item.answerable and row["facts_hit"] < row["facts_total"]:
-            missing = [" / ".join(item.facts[i]) for i in range(len(item.facts))
-                       if i not in facts_covered(row["answer"], item.facts)[0]]
+            missing = [
+                " / ".join(item.facts[i])
+                for i in range(len(item.facts))
+                if i not in facts_covered(row["answer"], item.facts)[0]
+            ]
             problems.append("missing: " + "; ".join(missing))
         if not item.answerable and not row["declined"]:
             problems.append("should have declined")

@@ -80,8 +80,12 @@ def summarise(results: list[ItemResult]) -> dict:
         },
         "answers": {
             "fact_recall": _share(sum(r.facts_hit for r in answerable), sum(r.facts_total for r in answerable)),
-            "all_facts": _share(sum(1 for r in answerable if r.facts_total and r.facts_hit == r.facts_total), len(answerable)),
-            "citation_precision": _share(sum(r.citations_supported for r in answerable), sum(r.citations_total for r in answerable)),
+            "all_facts": _share(
+                sum(1 for r in answerable if r.facts_total and r.facts_hit == r.facts_total), len(answerable)
+            ),
+            "citation_precision": _share(
+                sum(r.citations_supported for r in answerable), sum(r.citations_total for r in answerable)
+            ),
             "cited": _share(sum(1 for r in answered_answerable if r.citations_total), len(answered_answerable)),
             "answer_words_median": statistics.median([r.words for r in answered]) if answered else None,
         },

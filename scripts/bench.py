@@ -13,9 +13,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 QUESTIONS = [
-    "Does it cost anything to qualify onto the Dynamic Framework?", "what is market warming", "what does CE+ mean",
-    "how do I register for the grants portal", "what is IASME Gold", "how many service categories are there",
-    "What is the capital of France?", "How much does Cyber Essentials Plus cost?", "who is the RPD",
+    "Does it cost anything to qualify onto the Dynamic Framework?",
+    "what is market warming",
+    "what does CE+ mean",
+    "how do I register for the grants portal",
+    "what is IASME Gold",
+    "how many service categories are there",
+    "What is the capital of France?",
+    "How much does Cyber Essentials Plus cost?",
+    "who is the RPD",
     "what do i need to submit an ITT",
 ]
 
@@ -49,7 +55,9 @@ def main() -> None:
     print(f"import                   {import_s:.2f} s")
     print(f"ingest (cold, {summary.chunks} chunks)  {cold_ingest:.2f} s;  again (nothing changed) {warm_ingest:.2f} s")
     print(f"first answer             {first * 1000:.0f} ms (loads the index)")
-    print(f"warm answer ({len(times)} asks)   p50 {statistics.median(times):.1f} ms   p95 {times[int(0.95 * len(times)) - 1]:.1f} ms")
+    print(
+        f"warm answer ({len(times)} asks)   p50 {statistics.median(times):.1f} ms   p95 {times[int(0.95 * len(times)) - 1]:.1f} ms"
+    )
     print(f"peak memory (RSS)        {rss_mb:.0f} MB")
 
 

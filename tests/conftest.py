@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import socket
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -79,13 +79,16 @@ def tiny_model(tmp_path_factory) -> Path:
     raw = base / "bert"
     raw.mkdir()
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + sorted(
-        set("the a of to is on cyber essentials plus iasme gold dynamic framework qualify cost grants "
-            "portal jaggaer probation call off market warming renew every year no".split())
+        set(
+            "the a of to is on cyber essentials plus iasme gold dynamic framework qualify cost grants "
+            "portal jaggaer probation call off market warming renew every year no".split()
+        )
     )
     (raw / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")
     BertTokenizer(vocab=str(raw / "vocab.txt")).save_pretrained(raw)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64
+    )
     BertModel(config).save_pretrained(raw)
     model = SentenceTransformer(modules=[Transformer(str(raw)), Pooling(32)])
     out = base / "model"

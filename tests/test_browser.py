@@ -37,12 +37,18 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def app_url(data_dir):
     port = free_port()
-    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir), "ASSISTANT_PORT": str(port),
-           "ASSISTANT_EMBEDDER": "hashing", "GRADIO_ANALYTICS_ENABLED": "False",
-           "ASSISTANT_ALLOWED_ORIGINS": f'["{HOST_URL}"]'}
+    env = {
+        **os.environ,
+        "ASSISTANT_DATA_DIR": str(data_dir),
+        "ASSISTANT_PORT": str(port),
+        "ASSISTANT_EMBEDDER": "hashing",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "ASSISTANT_ALLOWED_ORIGINS": f'["{HOST_URL}"]',
+    }
     log = open(data_dir / "serve.log", "wb")  # a file, not a pipe: a full pipe would stall the server
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve"], env=env, cwd=ROOT,
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -69,8 +75,12 @@ def host_page(app_url, tmp_path_factory):
         f'<body><main><h1>Probation services</h1><p>Host page text.</p><a href="#top">A link</a></main>'
         f'<script src="{app_url}/embed.js" defer></script></body></html>'
     )
-    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(HOST_PORT), "--bind", "127.0.0.1"],
-                            cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(HOST_PORT), "--bind", "127.0.0.1"],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 20
     while time.time() < deadline:
         try:
@@ -96,8 +106,10 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
         yield b
         b.close()
 
@@ -113,8 +125,9 @@ def ask(page, question: str, n: int) -> str:
     return bot.inner_text()
 
 
-@pytest.mark.parametrize("viewport,name", [({"width": 1280, "height": 900}, "desktop"),
-                                           ({"width": 390, "height": 844}, "phone")])
+@pytest.mark.parametrize(
+    "viewport,name", [({"width": 1280, "height": 900}, "desktop"), ({"width": 390, "height": 844}, "phone")]
+)
 def test_ask_and_follow_up_in_the_chat(app_url, browser, viewport, name):
     ARTEFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport=viewport)
@@ -153,8 +166,9 @@ def test_chat_page_has_no_serious_accessibility_violations(app_url, browser):
     page.close()
 
 
-@pytest.mark.parametrize("viewport,name", [({"width": 1280, "height": 900}, "desktop"),
-                                           ({"width": 390, "height": 844}, "phone")])
+@pytest.mark.parametrize(
+    "viewport,name", [({"width": 1280, "height": 900}, "desktop"), ({"width": 390, "height": 844}, "phone")]
+)
 def test_widget_on_a_host_page(app_url, host_page, browser, viewport, name):
     page = browser.new_page(viewport=viewport)
     requests = []

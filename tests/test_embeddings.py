@@ -11,7 +11,11 @@ from tests.conftest import make_settings
 def test_hashing_embedder_is_deterministic_and_tolerates_typos():
     e = HashingEmbedder()
     q = np.array(e.embed_query("qualify onto the dynamic framework"))
-    docs = np.array(e.embed_documents(["Qualifying onto the Dynamic Framework", "qualfy onto the dynamc framewrk", "weather in Paris"]))
+    docs = np.array(
+        e.embed_documents(
+            ["Qualifying onto the Dynamic Framework", "qualfy onto the dynamc framewrk", "weather in Paris"]
+        )
+    )
     sims = docs @ q
     assert sims[0] > sims[2] and sims[1] > sims[2]
     assert np.allclose(q, HashingEmbedder().embed_query("qualify onto the dynamic framework"))

@@ -12,7 +12,9 @@ def test_normalisation():
 
 
 def test_fact_alternatives_any_one_counts():
-    covered, missing = facts_covered("They held Six meetings [2].", [["six meetings", "6 meetings"], ["dynamic framework"]])
+    covered, missing = facts_covered(
+        "They held Six meetings [2].", [["six meetings", "6 meetings"], ["dynamic framework"]]
+    )
     assert covered == [0] and missing == [1]
 
 
@@ -29,7 +31,19 @@ def test_citation_supported_by_evidence_or_fact():
 
 def test_summary_metrics_on_hand_made_cases():
     rs = [
-        ItemResult("a", "t", True, False, rank=1, facts_total=2, facts_hit=2, citations_total=1, citations_supported=1, words=10, latency_ms=5),
+        ItemResult(
+            "a",
+            "t",
+            True,
+            False,
+            rank=1,
+            facts_total=2,
+            facts_hit=2,
+            citations_total=1,
+            citations_supported=1,
+            words=10,
+            latency_ms=5,
+        ),
         ItemResult("b", "t", True, True, rank=3, facts_total=1, facts_hit=0, words=0, latency_ms=7),
         ItemResult("c", "t", False, True, latency_ms=9),
         ItemResult("d", "t", False, False, words=20, latency_ms=11),
@@ -41,15 +55,23 @@ def test_summary_metrics_on_hand_made_cases():
     assert s["declines"] == {"decline_recall": 0.5, "false_decline_rate": 0.5}
     assert s["answers"]["answer_words_median"] == 15
     assert below_floors(s, {"declines.decline_recall": 0.6, "declines.false_decline_rate": 0.4}) == [
-        "declines.decline_recall = 0.5 (floor 0.6)", "declines.false_decline_rate = 0.5 (ceiling 0.4)"]
+        "declines.decline_recall = 0.5 (floor 0.6)",
+        "declines.false_decline_rate = 0.5 (ceiling 0.4)",
+    ]
 
 
-@pytest.mark.parametrize("line,reason", [
-    ("not json", "not valid JSON"),
-    ('{"id": "x", "topic": "t", "question": "q", "answerable": true, "facts": [], "sources": []}', "needs 'facts'"),
-    ('{"id": "x", "topic": "t", "question": "q", "answerable": "yes"}', "'answerable'"),
-    ('{"id": "x", "topic": "t", "question": "q", "answerable": false, "facts": [["a"]], "sources": []}', "must have empty"),
-])
+@pytest.mark.parametrize(
+    "line,reason",
+    [
+        ("not json", "not valid JSON"),
+        ('{"id": "x", "topic": "t", "question": "q", "answerable": true, "facts": [], "sources": []}', "needs 'facts'"),
+        ('{"id": "x", "topic": "t", "question": "q", "answerable": "yes"}', "'answerable'"),
+        (
+            '{"id": "x", "topic": "t", "question": "q", "answerable": false, "facts": [["a"]], "sources": []}',
+            "must have empty",
+        ),
+    ],
+)
 def test_a_malformed_line_is_named(tmp_path, line, reason):
     good = json.dumps({"id": "ok", "topic": "t", "question": "q", "answerable": False, "facts": [], "sources": []})
     path = tmp_path / "qa.jsonl"

@@ -7,7 +7,23 @@ from tests.conftest import ROOT
 def test_every_glossary_entry_points_to_where_the_corpus_defines_it():
     glossary = Glossary.load(ROOT / "corpus" / "glossary.yaml")
     names = {e.term for e in glossary.entries}
-    for required in ["TOM", "RPD", "PDU", "ROIF", "ITT", "PQQ", "SQ", "CRC", "NPS", "HMPPS", "MoJ", "GMCA", "RR3", "IASME", "CE+"]:
+    for required in [
+        "TOM",
+        "RPD",
+        "PDU",
+        "ROIF",
+        "ITT",
+        "PQQ",
+        "SQ",
+        "CRC",
+        "NPS",
+        "HMPPS",
+        "MoJ",
+        "GMCA",
+        "RR3",
+        "IASME",
+        "CE+",
+    ]:
         assert required in names
     doc = next(d for d in load_corpus(ROOT / "corpus").documents if d.doc_id == glossary.document)
     by_section = {}

@@ -26,7 +26,9 @@ def test_ingest_is_incremental(tmp_path, corpus_copy):
 
     doc = corpus_copy / "probation-services.md"
     doc.write_text(doc.read_text().replace("There is no cost to qualify", "There is a fee to qualify"))
-    (corpus_copy / "extra.md").write_text("---\ntitle: Extra\nurl: https://example.org/e\n---\n## New\n\nA new passage.\n")
+    (corpus_copy / "extra.md").write_text(
+        "---\ntitle: Extra\nurl: https://example.org/e\n---\n## New\n\nA new passage.\n"
+    )
     changed = ingest(corpus_copy, index, emb)
     assert changed.added == 2 and changed.removed == 1 and emb.embedded == 2
 

@@ -20,14 +20,23 @@ def test_ask_returns_the_same_json_as_the_command_line(client):
 
 
 def test_follow_up_through_the_api(client):
-    r = client.post("/api/ask", json={"question": "how often does it need renewing?",
-                                      "history": [{"role": "user", "content": "what is IASME Gold?"},
-                                                  {"role": "assistant", "content": "IASME Gold is..."}]})
+    r = client.post(
+        "/api/ask",
+        json={
+            "question": "how often does it need renewing?",
+            "history": [
+                {"role": "user", "content": "what is IASME Gold?"},
+                {"role": "assistant", "content": "IASME Gold is..."},
+            ],
+        },
+    )
     assert "every year" in r.json()["answer"]
 
 
-@pytest.mark.parametrize("body", [{}, {"question": 5}, {"question": "x", "history": [{"role": "robot", "content": "x"}]},
-                                  {"question": "x" * 20001}])
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"question": 5}, {"question": "x", "history": [{"role": "robot", "content": "x"}]}, {"question": "x" * 20001}],
+)
 def test_malformed_requests_get_a_4xx_json_message(client, body):
     r = client.post("/api/ask", json=body)
     assert 400 <= r.status_code < 500 and "error" in r.json()
@@ -49,16 +58,18 @@ def test_burst_of_requests_all_get_answers(client):
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(8) as pool:
-        codes = list(pool.map(lambda i: client.post("/api/ask", json={"question": f"what is ROIF {i}"}).status_code,
-                              range(30)))
+        codes = list(
+            pool.map(lambda i: client.post("/api/ask", json={"question": f"what is ROIF {i}"}).status_code, range(30))
+        )
     assert codes == [200] * 30
 
 
 def test_embedding_headers_and_feedback_api(service, tmp_path):
     from assistant.settings import Settings
 
-    settings = Settings(**{**service.settings.model_dump(), "allowed_origins": ["https://www.clinks.org"],
-                           "data_dir": tmp_path})
+    settings = Settings(
+        **{**service.settings.model_dump(), "allowed_origins": ["https://www.clinks.org"], "data_dir": tmp_path}
+    )
     from assistant.service import Service
 
     svc = Service(settings)
