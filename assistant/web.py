@@ -5,6 +5,8 @@ The routes stay thin: each calls the service and formats what comes back.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import html
 import os
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from assistant.answer import Answer, Turn
@@ -47,7 +49,16 @@ class AskRequest(BaseModel):
     history: list[HistoryTurn] = Field(default_factory=list, max_length=MAX_HISTORY)
 
 
-def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
+STARTING_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="refresh" content="2">
+<title>Ask about probation commissioning</title></head><body style="font-family: system-ui, sans-serif">
+<main><h1>Ask about probation commissioning</h1><p role="status">The chat is starting. This page will
+refresh in a moment.</p></main></body></html>"""
+
+
+def create_app(settings: Settings | None = None, service: Service | None = None, defer_chat: bool = False) -> FastAPI:
+    """The app. With `defer_chat`, the API answers at once and the chat is mounted once Gradio
+    (about 4 s to import on a small server) has loaded."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls to outside hosts
     service = service or Service(settings)
     settings = service.settings
@@ -93,10 +104,15 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     def embed_js() -> FileResponse:
         return FileResponse(STATIC / "embed.js", media_type="application/javascript")
 
+    chat_state = {"loaded": not defer_chat}
+
     @app.get("/healthz")
     def healthz() -> JSONResponse:
         ready = service.ready
-        return JSONResponse(status_code=200 if ready else 503, content={"ok": ready, "index_loaded": ready})
+        return JSONResponse(
+            status_code=200 if ready else 503,
+            content={"ok": ready, "index_loaded": ready, "chat_loaded": chat_state["loaded"]},
+        )
 
     @app.get("/documents/{path:path}")
     def document(path: str):
@@ -113,10 +129,51 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     def root() -> RedirectResponse:
         return RedirectResponse("/chat/")
 
+    if defer_chat:
+        _mount_chat_when_loaded(app, service, feedback, chat_state)
+    else:
+        _mount_chat(app, build_chat(service, feedback))
+    return app
+
+
+def _mount_chat(app: FastAPI, blocks) -> None:
     import gradio as gr
 
-    app = gr.mount_gradio_app(app, build_chat(service, feedback), path="/chat", footer_links=[], head=ESCAPE_TO_PARENT)
-    return app
+    gr.mount_gradio_app(app, blocks, path="/chat", footer_links=[], head=ESCAPE_TO_PARENT)
+
+
+def _mount_chat_when_loaded(app: FastAPI, service: Service, feedback: FeedbackStore, state: dict) -> None:
+    """Show a "starting" page at /chat/ until Gradio has loaded, then mount the real chat and run
+    the start-up that `mount_gradio_app` would otherwise run in the app's lifespan."""
+
+    @app.get("/chat", include_in_schema=False)
+    @app.get("/chat/", include_in_schema=False)
+    def chat_starting() -> HTMLResponse:
+        return HTMLResponse(STARTING_PAGE, headers={"Cache-Control": "no-store"})
+
+    placeholders = [r for r in app.router.routes if getattr(r, "path", "") in ("/chat", "/chat/")]
+    gradio_context = contextlib.AsyncExitStack()
+
+    async def load() -> None:
+        loop = asyncio.get_running_loop()
+        blocks = await loop.run_in_executor(None, build_chat, service, feedback)  # the slow import
+        _mount_chat(app, blocks)
+        for route in placeholders:
+            app.router.routes.remove(route)
+        gradio_app = app.router.routes[-1].app
+        await gradio_context.enter_async_context(gradio_app.router.lifespan_context(gradio_app))
+        gradio_app.get_blocks().run_startup_events()
+        await gradio_app.get_blocks().run_extra_startup_events()
+        state["loaded"] = True
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        task = asyncio.create_task(load())
+        yield
+        task.cancel()
+        await gradio_context.aclose()
+
+    app.router.lifespan_context = lifespan
 
 
 # In the embedded panel, Escape inside the chat must close the panel too.
@@ -217,14 +274,8 @@ def serve() -> int:
     if summary:
         for line in summary.lines():
             print(line)
-    # Load the index (Chroma, BM25) while Gradio is being imported: the two together decide how
-    # soon the chat can answer after a start.
-    import threading
-
-    warm_up = threading.Thread(target=lambda: service.ready, daemon=True)
-    warm_up.start()
-    app = create_app(service=service)
-    warm_up.join()
+    service.deps()  # load the index before the first question, not during it
+    app = create_app(service=service, defer_chat=True)
     settings = service.settings
     print(f"Serving the chat on http://{settings.host}:{settings.port}/chat/")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

@@ -53,10 +53,11 @@ def app_url(data_dir):
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
-            urllib.request.urlopen(url + "/healthz", timeout=1)
-            break
+            if b'"chat_loaded":true' in urllib.request.urlopen(url + "/healthz", timeout=1).read():
+                break
         except OSError:
-            time.sleep(0.3)
+            pass
+        time.sleep(0.3)
     else:
         proc.kill()
         raise RuntimeError("the app did not start: " + (data_dir / "serve.log").read_text()[-2000:])

@@ -48,7 +48,7 @@ def test_not_json_at_all(client):
 
 
 def test_health_and_documents(client):
-    assert client.get("/healthz").json() == {"ok": True, "index_loaded": True}
+    assert client.get("/healthz").json() == {"ok": True, "index_loaded": True, "chat_loaded": True}
     assert client.get("/documents/probation-services.md").status_code == 200
     assert client.get("/documents/../pyproject.toml").status_code == 404
     assert client.get("/chat/").status_code == 200
@@ -85,3 +85,19 @@ def test_embedding_headers_and_feedback_api(service, tmp_path):
     answer_id = c.post("/api/ask", json={"question": "what is ROIF"}).json()["answer_id"]
     assert c.post("/api/feedback", json={"answer_id": answer_id, "helpful": False}).json() == {"ok": True}
     assert c.post("/api/feedback", json={"answer_id": "nope", "helpful": 1}).status_code == 422
+
+
+def test_deferred_chat_shows_a_starting_page_then_the_real_chat(service):
+    """`assistant serve` answers the API at once and mounts the chat once Gradio has loaded."""
+    import time
+
+    app = create_app(service=service, defer_chat=True)
+    with TestClient(app) as c:
+        first = c.get("/chat/")
+        assert first.status_code == 200
+        assert c.post("/api/ask", json={"question": "what is ROIF"}).json()["status"] == "answered"
+        deadline = time.time() + 60
+        while not c.get("/healthz").json()["chat_loaded"] and time.time() < deadline:
+            time.sleep(0.2)
+        page = c.get("/chat/")
+        assert page.status_code == 200 and "The chat is starting" not in page.text and "gradio" in page.text.lower()
