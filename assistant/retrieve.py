@@ -7,6 +7,7 @@ and its misspelt words are corrected against the corpus vocabulary ("qualfy" -> 
 from __future__ import annotations
 
 import difflib
+import logging
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from rank_bm25 import BM25Okapi
 from assistant.chunking import Chunk
 from assistant.glossary import Glossary
 from assistant.text import terms
+
+log = logging.getLogger(__name__)
 
 RRF_K = 60  # the usual constant of reciprocal rank fusion: damps the weight of the very top ranks
 DENSE_CANDIDATES = 20
@@ -93,9 +96,14 @@ class Retriever:
 
     def _dense(self, text: str) -> list[tuple[str, float]]:
         vector = self.embedder.embed_query(text)
-        results = self.store.similarity_search_by_vector_with_relevance_scores(
-            vector, k=min(DENSE_CANDIDATES, len(self.chunks))
-        )
+        try:
+            results = self.store.similarity_search_by_vector_with_relevance_scores(
+                vector, k=min(DENSE_CANDIDATES, len(self.chunks))
+            )
+        except Exception as err:  # a Chroma server that is down or restarting
+            # BM25 and the glossary still find grounded passages: answer with them, and say so in the log.
+            log.warning("Vector search unavailable (%s); answering from keyword search only.", type(err).__name__)
+            return []
         # Chroma may still hold vectors of an ingest that failed half-way: only the chunks in
         # the snapshot count.
         return [(doc.id, 1.0 - distance) for doc, distance in results if doc.id in self.by_id]
