@@ -30,9 +30,18 @@ EMBED_BATCH = 64
 class IndexError_(Exception):
     """Something about the index the user must act on; the message says what."""
 
+    @property
+    def user_message(self) -> str:
+        return str(self)
+
 
 class StoreUnavailable(IndexError_):
     """The Chroma store (a server, or the data folder) cannot be reached."""
+
+    @property
+    def user_message(self) -> str:
+        # The details (host, port, error) are for the deployer's log, not for the chat.
+        return "The guidance search isn't available at the moment; please try again later."
 
 
 @dataclass

@@ -157,7 +157,8 @@ def run(question: str, history: Sequence[Turn], deps: Deps) -> Answer:
             if ctx.answer is not None:
                 break
     except IndexError_ as err:
-        ctx.answer = Answer(text=deps.prompts.render("error", reason=str(err)), status=Status.ERROR)
+        log.warning("Answering failed: %s", err)
+        ctx.answer = Answer(text=deps.prompts.render("error", reason=err.user_message), status=Status.ERROR)
     except Exception:
         # The question may hold personal data, so the log names the failure, not the question.
         log.exception("Answering failed in stage %s", stage.__name__)

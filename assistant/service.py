@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from functools import lru_cache
 
-from assistant.answer import Answer, Turn
+from assistant.answer import Answer, Status, Turn
 from assistant.embeddings import make_embedder
 from assistant.glossary import Glossary
 from assistant.index import IndexError_, IngestSummary, Manifest, ingest, open_client, open_store
@@ -83,9 +83,8 @@ class Service:
         try:
             deps = self.deps()
         except IndexError_ as err:
-            from assistant.answer import Status
-
-            return Answer(text=self.prompts.render("error", reason=str(err)), status=Status.ERROR)
+            log.warning("Cannot answer: %s", err)
+            return Answer(text=self.prompts.render("error", reason=err.user_message), status=Status.ERROR)
         return run(question, list(history), deps)
 
     @property
