@@ -17,11 +17,13 @@ from assistant.intents import Intent, satisfied
 from assistant.text import terms
 
 DEFINITION_QUESTION = re.compile(
-    r"^\s*(what|wat)\s*(is|are|was|were|'s)\b|^\s*(whats|what's)\b|\bmean(s|ing)?\b|\bstand for\b|\bdefin|\bexplain",
+    r"\b(what|wat)\s*(is|are|was|were|'s)\b|^\s*(whats|what's)\b|\bmean(s|ing)?\b|\bstand for\b|\bdefin|\bexplain",
     re.IGNORECASE,
 )
 DEFINING_VERB = re.compile(r"\b(is|are|refers to|means|was)\b")
 FOLLOW_ON = re.compile(r"^(This|It|They|These|Once|However)\b")
+# A sentence whose first words point back ("In 2021/22 this totals...") needs the one before it.
+LEANS_BACK = re.compile(r"^(\S+\s+){0,3}(this|it|they|these|its|their)\b", re.IGNORECASE)
 PROCEDURE_QUESTION = re.compile(
     r"\bhow (do|can|to|should|would)\b|\bsteps?\b|\bneed to\b|\brequire|\bwhat (do|does) .{0,40}\bneed\b|\blist\b|\bwhich\b|\bwhat are\b",
     re.IGNORECASE,
@@ -38,6 +40,8 @@ class Unit:
     order: int  # position within the passage
     paragraph: int  # which block of the passage
     items: list = field(default_factory=list)  # list items: str, or (str, [children])
+    heading: bool = False  # the text is the section heading that introduces the list
+    context: str = ""  # the sentence before, when this one leans on it ("In 2021/22 this totals...")
 
     @property
     def full_text(self) -> str:
@@ -52,10 +56,15 @@ class Unit:
     def words(self) -> int:
         return len(strip_markdown(self.full_text).split())
 
+    @property
+    def evidence(self) -> str:
+        """What the unit says, with what its pronouns point back to."""
+        return f"{self.context} {self.full_text}" if self.context else self.full_text
+
     def render(self, marker: str) -> str:
         if not self.items:
             return f"{self.text} {marker}"
-        lines = [f"{self.text} {marker}"]
+        lines = [f"**{self.text}** {marker}" if self.heading else f"{self.text} {marker}"]
         for item in self.items:
             if isinstance(item, tuple):
                 lines.append(f"- {item[0]}")
@@ -78,11 +87,16 @@ class Composition:
 def units_of(chunk: Chunk, rank: int) -> list[Unit]:
     units: list[Unit] = []
 
-    def add(text: str, paragraph: int, items=None) -> None:
-        units.append(Unit(text, chunk, rank, len(units), paragraph, items or []))
+    def add(text: str, paragraph: int, items=None, heading: bool = False) -> None:
+        previous = units[-1] if units and units[-1].paragraph == paragraph else None
+        context = previous.text if previous and LEANS_BACK.search(text) else ""
+        units.append(Unit(text, chunk, rank, len(units), paragraph, items or [], heading, context))
 
+    heading = chunk.section.split(" > ")[-1]
     for b, block in enumerate(parse_blocks(chunk.text)):
         intro = split_sentences(block.intro) if block.intro else []
+        if block.is_list and not intro and b == 0 and heading != chunk.title:
+            add(heading, b, _items(block), heading=True)  # "Checklist for submitting an ITT" + its list
         if block.is_list and intro:
             for sentence in intro[:-1]:
                 add(sentence, b)
@@ -137,41 +151,41 @@ def compose(
     def on_topic(unit: Unit) -> bool:
         # A unit must be about the question's subject: evidence of cost, a date or a number from
         # a sentence about something else proves nothing.
-        return measure_coverage(required, set(terms(unit.full_text)) | heading_terms(unit), idf)[0] >= 0.5
+        return measure_coverage(required, set(terms(unit.evidence)) | heading_terms(unit), idf)[0] >= 0.5
 
     best_score, best = next(((s, u) for s, u in scored if on_topic(u)), scored[0])
-    chosen = [best]
-    used_words = best.words()
-    covered = set(terms(best.full_text)) & wanted
+    chosen: list[Unit] = []
+    used_words = 0
 
-    unmet = [i for i in intents if not (satisfied(i, best.full_text) and on_topic(best))]
+    def take(unit: Unit, force: bool = False) -> bool:
+        """Add a unit (with the sentence it leans on, when there is room); False if it does not fit."""
+        nonlocal used_words
+        if not force and used_words + unit.words() > max_words:
+            return False
+        lead_in = _previous_in_paragraph(unit, candidates) if unit.context or FOLLOW_ON.match(unit.text) else None
+        if lead_in and lead_in not in chosen and used_words + unit.words() + lead_in.words() <= max_words:
+            chosen.append(lead_in)  # "This is often referred to as..." needs what "this" is
+            used_words += lead_in.words()
+        chosen.append(unit)
+        used_words += unit.words()
+        return True
 
-    lead_in = _previous_in_paragraph(best, candidates) if FOLLOW_ON.match(best.text) else None
-    if lead_in and used_words + lead_in.words() <= max_words:
-        chosen.insert(0, lead_in)  # "This is often referred to as..." needs what "this" is
-        used_words += lead_in.words()
+    take(best, force=True)
     follow_on = _next_in_paragraph(best, candidates)
-    # The list a sentence leads into always comes with it: lists are never cut by the budget.
-    if follow_on and (follow_on.items or used_words + follow_on.words() <= max_words):
-        chosen.append(follow_on)
-        used_words += follow_on.words()
-    for unit in chosen:
-        covered |= set(terms(unit.full_text)) & wanted
+    if follow_on:
+        # The list a sentence leads into always comes with it: lists are never cut by the budget.
+        take(follow_on, force=bool(follow_on.items))
     opening = len(chosen)  # these read as one passage and come first
+    covered = set(terms(" ".join(u.full_text for u in chosen))) & wanted
+    unmet = [i for i in intents if not any(satisfied(i, u.full_text) and on_topic(u) for u in chosen)]
 
     for score, unit in scored[1:]:
         if score < 0.5 * best_score or unit in chosen or _overlaps(unit, chosen) or not on_topic(unit):
             continue
         new_terms = (set(terms(unit.full_text)) & wanted) - covered
-        meets_intent = any(satisfied(i, unit.full_text) for i in unmet) and on_topic(unit)
-        if not new_terms and not meets_intent:
-            continue
-        if used_words + unit.words() > max_words:
-            continue
-        chosen.append(unit)
-        used_words += unit.words()
-        covered |= new_terms
-        if on_topic(unit):
+        meets_intent = any(satisfied(i, unit.full_text) for i in unmet)
+        if (new_terms or meets_intent) and take(unit):
+            covered |= new_terms
             unmet = [i for i in unmet if not satisfied(i, unit.full_text)]
 
     evidence_terms = set(terms(" ".join(u.full_text for u in chosen))).union(*(heading_terms(u) for u in chosen))
@@ -196,7 +210,8 @@ def score_unit(
         score *= 1.6  # "X is ..." answers "what is X" better than a sentence that only uses X
     if procedure and unit.items:
         score *= 1.3  # "how do I..." is best answered by the steps, kept as a list
-    return score / (1 + 0.05 * unit.rank)
+    # Of two sentences that match alike, the shorter says it more directly.
+    return score / (1 + 0.05 * unit.rank) / (1 + unit.words() / 100)
 
 
 def heading_terms(unit: Unit) -> set[str]:

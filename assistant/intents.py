@@ -36,7 +36,7 @@ INTENTS = (
     _intent(
         "money",
         r"\b(cost|costs|costing|price|priced|fee|fees|charge|charged|charges|pay|paying|money|free|expensive|cheap|afford)\b|\bhow much\b",
-        r"£|\bcosts?\b|\bfree\b|\bfees?\b|\bprice|\bcharge|\bbudget|\bfunding\b|\bfunded\b",
+        r"£|\bcosts?\b|\bfree\b|\bfees?\b|\bprice|\bcharge",
         "cost costs costing price priced fee fees charge charged charges pay paying money free expensive cheap afford much",
     ),
     _intent(
@@ -73,9 +73,25 @@ INTENTS = (
 )
 
 
+_NUMBER = r"(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|twenty)"
+_COUNTED = re.compile(r"\bhow many\s+(?:of\s+(?:the\s+)?)?([a-z]+)", re.IGNORECASE)
+
+
 def question_intents(question: str) -> list[Intent]:
     text = normalise(question)
-    return [intent for intent in INTENTS if intent.question.search(text)]
+    found = []
+    for intent in INTENTS:
+        if not intent.question.search(text):
+            continue
+        counted = _COUNTED.search(text) if intent.name == "count" else None
+        if counted and counted.group(1).lower() not in ("of", "them", "they", "there", "times"):
+            # "how many regions": the number must count regions ("12 probation regions"), not
+            # just appear somewhere in a sentence about them.
+            noun = stem(counted.group(1).lower())[:5]
+            evidence = re.compile(rf"\b{_NUMBER}\s+(?:[\w-]+\s+){{0,2}}{re.escape(noun)}", re.IGNORECASE)
+            intent = Intent(intent.name, intent.question, evidence, intent.words | {stem(counted.group(1).lower())})
+        found.append(intent)
+    return found
 
 
 def satisfied(intent: Intent, evidence: str) -> bool:

@@ -7,6 +7,7 @@ one that sets `ctx.answer` ends the run. Every stage's time is recorded on the a
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -26,6 +27,10 @@ from assistant.text import terms
 
 log = logging.getLogger(__name__)
 
+LEADING_REQUEST = re.compile(
+    r"^\s*(please\s+)?(can you\s+)?(list|show( me)?|give( me)?|tell me( about)?|explain|describe|name)\b\s*",
+    re.IGNORECASE,
+)
 GENERIC_FAILURE = "Something went wrong on our side; please try again in a moment."
 
 
@@ -88,9 +93,8 @@ def check_scope(ctx: Context) -> None:
     retriever = ctx.deps.retriever
     # Acronyms the guidance never uses ("CE+") are checked for in their spelt-out form; names it
     # does use ("IASME") are checked for as they are, so their long forms do not crowd them out.
-    spelt_out = ctx.deps.glossary.spell_out(
-        ctx.condensed.search_text, known=lambda name: all(retriever.known(t) for t in terms(name))
-    )
+    asked = LEADING_REQUEST.sub("", ctx.condensed.search_text)  # "list the categories" asks for categories
+    spelt_out = ctx.deps.glossary.spell_out(asked, known=lambda name: all(retriever.known(t) for t in terms(name)))
     ctx.query_terms = retriever.query_terms(spelt_out, expand=False)
     intent_words = set().union(*(i.words for i in ctx.intents)) if ctx.intents else set()
     ctx.required_terms = [t for t in ctx.query_terms if t not in intent_words]
@@ -130,7 +134,8 @@ def check_citations(ctx: Context) -> None:
     by_n = {citation.n: citation for citation in c.citations}
     for unit in c.units:
         cited = next(x for x in by_n.values() if x.chunk_id == unit.chunk.chunk_id)
-        if strip_markdown(unit.text) not in strip_markdown(cited.quote):
+        is_heading = unit.heading and unit.text == unit.chunk.section.split(" > ")[-1]
+        if not is_heading and strip_markdown(unit.text) not in strip_markdown(cited.quote):
             raise AssertionError("an answer sentence is not in the passage it cites")
     ctx.answer = Answer(text=c.text, status=Status.ANSWERED, citations=c.citations)
 
