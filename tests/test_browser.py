@@ -24,6 +24,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for(url: str, expected: bytes, seconds: float = 60) -> bool:
+    """Poll a server we started until it answers with the expected bytes."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if expected in urllib.request.urlopen(url, timeout=1).read():
+                return True
+        except OSError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
 HOST_PORT = free_port()
 HOST_URL = f"http://127.0.0.1:{HOST_PORT}"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -50,15 +63,7 @@ def app_url(data_dir):
         [sys.executable, "-m", "assistant.cli", "serve"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if b'"chat_loaded":true' in urllib.request.urlopen(url + "/healthz", timeout=1).read():
-                break
-        except OSError:
-            pass
-        time.sleep(0.3)
-    else:
+    if not wait_for(url + "/healthz", b'"chat_loaded":true'):
         proc.kill()
         raise RuntimeError("the app did not start: " + (data_dir / "serve.log").read_text()[-2000:])
     yield url
@@ -82,13 +87,7 @@ def host_page(app_url, tmp_path_factory):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(HOST_URL + "/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
+    assert wait_for(HOST_URL + "/", b"Host page text"), "the host page server did not start"
     yield HOST_URL + "/"
     proc.terminate()
     proc.wait(timeout=10)
