@@ -82,6 +82,7 @@ class Composition:
     coverage: float
     missing_terms: list[str]
     unmet_intents: list[str]
+    passage_scores: dict[str, float] = field(default_factory=dict)  # chunk id -> best unit score
 
 
 def units_of(chunk: Chunk, rank: int) -> list[Unit]:
@@ -146,6 +147,9 @@ def compose(
     if not scored:
         return None
     scored.sort(key=lambda su: (-su[0], su[1].rank, su[1].order))
+    passage_scores: dict[str, float] = {}
+    for score, unit in scored:
+        passage_scores.setdefault(unit.chunk.chunk_id, score)
     required = list(dict.fromkeys(required_terms))
 
     def on_topic(unit: Unit) -> bool:
@@ -191,7 +195,7 @@ def compose(
     evidence_terms = set(terms(" ".join(u.full_text for u in chosen))).union(*(heading_terms(u) for u in chosen))
     coverage, missing = measure_coverage(required_terms, evidence_terms, idf)
     text, citations = render(chosen[:opening], chosen[opening:])
-    return Composition(text, citations, chosen, coverage, missing, [i.name for i in unmet])
+    return Composition(text, citations, chosen, coverage, missing, [i.name for i in unmet], passage_scores)
 
 
 def score_unit(

@@ -119,6 +119,10 @@ def compose_answer(ctx: Context) -> None:
     )
     if ctx.composition is None:
         _decline_not_covered(ctx)
+        return
+    # Rerank: the passage holding the sentence that best answers the question comes first.
+    scores = ctx.composition.passage_scores
+    ctx.passages.sort(key=lambda p: -scores.get(p.chunk.chunk_id, 0.0))
 
 
 def check_coverage(ctx: Context) -> None:
