@@ -203,19 +203,25 @@ def score_unit(
 ) -> float:
     head = set(terms(unit.text)) & wanted
     in_items = (set(terms(unit.full_text)) & wanted) - head
-    in_heading = (heading_terms(unit) & wanted) - head - in_items
+    in_context = (set(terms(unit.context)) & wanted) - head - in_items
+    in_heading = (heading_terms(unit) & wanted) - head - in_items - in_context
+    holds_fact = any(satisfied(i, unit.full_text) for i in intents)
     score = sum(idf(t) for t in head) + 0.5 * sum(idf(t) for t in in_items)
+    if holds_fact:
+        # "In 2021/22 this totals £5m": the fact asked for, about what the sentence before names.
+        score += 0.5 * sum(idf(t) for t in in_context)
     if score == 0:
         return 0.0
     score += 0.5 * sum(idf(t) for t in in_heading)  # "A full audit..." under "IASME Gold"
-    if any(satisfied(i, unit.full_text) for i in intents):
+    if holds_fact:
         score *= 1.5
     if definition and _defines(unit.text, wanted):
         score *= 1.6  # "X is ..." answers "what is X" better than a sentence that only uses X
     if procedure and unit.items:
         score *= 1.3  # "how do I..." is best answered by the steps, kept as a list
-    # Of two sentences that match alike, the shorter says it more directly.
-    return score / (1 + 0.05 * unit.rank) / (1 + unit.words() / 100)
+    # Of two sentences that match alike, the shorter says it more directly (a list's items do
+    # not count against it: lists are meant to be whole).
+    return score / (1 + 0.05 * unit.rank) / (1 + len(unit.text.split()) / 100)
 
 
 def heading_terms(unit: Unit) -> set[str]:
