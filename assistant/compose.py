@@ -194,7 +194,10 @@ def compose(
 
     evidence_terms = set(terms(" ".join(u.full_text for u in chosen))).union(*(heading_terms(u) for u in chosen))
     coverage, missing = measure_coverage(required_terms, evidence_terms, idf)
-    text, citations = render(chosen[:opening], chosen[opening:])
+    first = chosen[0]
+    # "This is the highest level..." first in its section: its heading says what "this" is.
+    label = first.chunk.section.split(" > ")[-1] if FOLLOW_ON.match(first.text) and not first.context else ""
+    text, citations = render(chosen[:opening], chosen[opening:], label)
     return Composition(text, citations, chosen, coverage, missing, [i.name for i in unmet], passage_scores)
 
 
@@ -280,7 +283,7 @@ def _overlaps(unit: Unit, chosen: list[Unit]) -> bool:
     return False
 
 
-def render(opening: list[Unit], rest: list[Unit]) -> tuple[str, list[Citation]]:
+def render(opening: list[Unit], rest: list[Unit], label: str = "") -> tuple[str, list[Citation]]:
     """The best unit (with its lead-in and follow-on) first, the rest in document order;
     sources are numbered as they first appear."""
     ordered = opening + sorted(rest, key=lambda u: (u.chunk.position, u.order))
@@ -302,7 +305,10 @@ def render(opening: list[Unit], rest: list[Unit]) -> tuple[str, list[Citation]]:
                     date=unit.chunk.date,
                 )
             )
-        parts.append(unit.render(f"[{numbers[cid]}]"))
+        rendered = unit.render(f"[{numbers[cid]}]")
+        if label and not parts:
+            rendered = f"**{label}**: {rendered}"
+        parts.append(rendered)
     text = ""
     for part in parts:
         if not text:
