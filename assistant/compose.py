@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from assistant.answer import Citation
 from assistant.chunking import Block, Chunk, parse_blocks, split_sentences, strip_markdown, text_fragment_link
@@ -60,6 +61,24 @@ class Unit:
     def evidence(self) -> str:
         """What the unit says, with what its pronouns point back to."""
         return f"{self.context} {self.full_text}" if self.context else self.full_text
+
+    # Stemmed words, computed once: scoring and the topic checks ask for them many times.
+    @cached_property
+    def text_terms(self) -> set[str]:
+        return set(terms(self.text))
+
+    @cached_property
+    def full_terms(self) -> set[str]:
+        return set(terms(self.full_text))
+
+    @cached_property
+    def context_terms(self) -> set[str]:
+        return set(terms(self.context))
+
+    @cached_property
+    def heading_terms(self) -> set[str]:
+        """The words of the passage's own heading: the subject a sentence under it speaks of."""
+        return set(terms(self.chunk.section.split(" > ")[-1]))
 
     def render(self, marker: str) -> str:
         if not self.items:
@@ -155,7 +174,8 @@ def compose(
     def on_topic(unit: Unit) -> bool:
         # A unit must be about the question's subject: evidence of cost, a date or a number from
         # a sentence about something else proves nothing.
-        return measure_coverage(required, set(terms(unit.evidence)) | heading_terms(unit), idf)[0] >= 0.5
+        evidence = unit.full_terms | unit.context_terms | unit.heading_terms
+        return measure_coverage(required, evidence, idf)[0] >= 0.5
 
     best_score, best = next(((s, u) for s, u in scored if on_topic(u)), scored[0])
     chosen: list[Unit] = []
@@ -180,19 +200,19 @@ def compose(
         # The list a sentence leads into always comes with it: lists are never cut by the budget.
         take(follow_on, force=bool(follow_on.items))
     opening = len(chosen)  # these read as one passage and come first
-    covered = set(terms(" ".join(u.full_text for u in chosen))) & wanted
+    covered = set().union(*(u.full_terms for u in chosen)) & wanted
     unmet = [i for i in intents if not any(satisfied(i, u.full_text) and on_topic(u) for u in chosen)]
 
     for score, unit in scored[1:]:
         if score < 0.5 * best_score or unit in chosen or _overlaps(unit, chosen) or not on_topic(unit):
             continue
-        new_terms = (set(terms(unit.full_text)) & wanted) - covered
+        new_terms = (unit.full_terms & wanted) - covered
         meets_intent = any(satisfied(i, unit.full_text) for i in unmet)
         if (new_terms or meets_intent) and take(unit):
             covered |= new_terms
             unmet = [i for i in unmet if not satisfied(i, unit.full_text)]
 
-    evidence_terms = set(terms(" ".join(u.full_text for u in chosen))).union(*(heading_terms(u) for u in chosen))
+    evidence_terms = set().union(*(u.full_terms | u.heading_terms for u in chosen))
     coverage, missing = measure_coverage(required_terms, evidence_terms, idf)
     first = chosen[0]
     # "This is the highest level..." first in its section: its heading says what "this" is.
@@ -204,10 +224,10 @@ def compose(
 def score_unit(
     unit: Unit, wanted: set[str], intents: list[Intent], idf, definition: bool, procedure: bool = False
 ) -> float:
-    head = set(terms(unit.text)) & wanted
-    in_items = (set(terms(unit.full_text)) & wanted) - head
-    in_context = (set(terms(unit.context)) & wanted) - head - in_items
-    in_heading = (heading_terms(unit) & wanted) - head - in_items - in_context
+    head = unit.text_terms & wanted
+    in_items = (unit.full_terms & wanted) - head
+    in_context = (unit.context_terms & wanted) - head - in_items
+    in_heading = (unit.heading_terms & wanted) - head - in_items - in_context
     holds_fact = any(satisfied(i, unit.full_text) for i in intents)
     score = sum(idf(t) for t in head) + 0.5 * sum(idf(t) for t in in_items)
     if holds_fact:
@@ -225,11 +245,6 @@ def score_unit(
     # Of two sentences that match alike, the shorter says it more directly (a list's items do
     # not count against it: lists are meant to be whole).
     return score / (1 + 0.05 * unit.rank) / (1 + len(unit.text.split()) / 100)
-
-
-def heading_terms(unit: Unit) -> set[str]:
-    """The words of the passage's own heading: the subject a sentence under it speaks of."""
-    return set(terms(unit.chunk.section.split(" > ")[-1]))
 
 
 def _defines(sentence: str, wanted: set[str]) -> bool:
