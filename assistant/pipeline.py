@@ -40,7 +40,6 @@ class Deps:
     glossary: Glossary
     prompts: Prompts
     settings: Settings
-    source_url: str  # where to send people for more: the main guidance page
 
 
 @dataclass
@@ -186,5 +185,5 @@ def _has_subject(ctx: Context, text: str) -> bool:
 
 def _decline_not_covered(ctx: Context) -> None:
     ctx.finish(
-        Status.DECLINED_NOT_COVERED, ctx.deps.prompts.render("declined_not_covered", source_url=ctx.deps.source_url)
+        Status.DECLINED_NOT_COVERED, ctx.deps.prompts.render("declined_not_covered")
     )

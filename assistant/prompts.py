@@ -1,7 +1,8 @@
 """Message and prompt templates: files under prompts/, filled in strictly.
 
 A template names its variables as $name. Filling one with a variable missing is an error, so
-a typo in a template shows up in the tests, not in front of a user.
+a typo in a template shows up in the tests, not in front of a user. `defaults` are the values
+every template may use (the deployer's name, scope and contacts: see `deployer.py`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ from string import Template
 
 
 class Prompts:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, defaults: dict[str, str] | None = None) -> None:
         self.folder = folder
+        self.defaults = dict(defaults or {})
         self._cache: dict[str, Template] = {}
 
     def names(self) -> list[str]:
@@ -22,4 +24,4 @@ class Prompts:
         if name not in self._cache:
             path = self.folder / f"{name}.md"
             self._cache[name] = Template(path.read_text(encoding="utf-8").strip())
-        return self._cache[name].substitute(**values)  # KeyError on a missing variable
+        return self._cache[name].substitute(self.defaults | values)  # KeyError on a missing variable

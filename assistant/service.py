@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from assistant.answer import Answer, Status, Turn
+from assistant.deployer import load_profile
 from assistant.embeddings import make_embedder
 from assistant.glossary import Glossary
 from assistant.index import IndexError_, IngestSummary, Manifest, ingest, open_client, open_store
@@ -25,8 +26,9 @@ log = logging.getLogger(__name__)
 class Service:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or Settings()
-        self.prompts = Prompts(self.settings.prompts_dir)
-        self.glossary = Glossary.load(self.settings.glossary_file)
+        self.profile = load_profile(self.settings.deployer_path)
+        self.prompts = Prompts(self.settings.prompts_dir, self.profile.values())
+        self.glossary = Glossary.load(self.settings.glossary_path)
         self._embedder = None
         self._client = None
         self._deps: Deps | None = None
@@ -76,8 +78,11 @@ class Service:
             )
         store = open_store(self.client, manifest.collection, self.embedder)
         retriever = Retriever(manifest.chunks, store, self.embedder, self.glossary)
-        source_url = next((c.url for c in manifest.chunks if c.url.startswith("http")), "clinks.org")
-        return Deps(retriever, self.glossary, self.prompts, self.settings, source_url)
+        documents = {c.title: c.url for c in manifest.chunks}  # in corpus order
+        self.profile = load_profile(self.settings.deployer_path).with_document_defaults(list(documents))
+        links = [url.split("#")[0] for url in documents.values() if url.startswith("http")]
+        self.prompts.defaults = self.profile.values(list(dict.fromkeys(links)))
+        return Deps(retriever, self.glossary, self.prompts, self.settings)
 
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         try:

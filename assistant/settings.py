@@ -14,7 +14,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(PROJECT_ROOT / "data", description="Where the index and feedback live.")
     corpus_dir: Path = Field(PROJECT_ROOT / "corpus", description="Guidance documents to ingest.")
-    glossary_file: Path = Field(PROJECT_ROOT / "corpus" / "glossary.yaml", description="Jargon glossary.")
+    glossary_file: Path | None = Field(
+        None, description="Jargon glossary (optional); default: glossary.yaml in the corpus folder."
+    )
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Message and prompt templates.")
 
     embedder: Literal["auto", "hashing", "sentence-transformers"] = Field(
@@ -43,3 +45,13 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "index"
+
+    @property
+    def glossary_path(self) -> Path:
+        """The glossary lives with the corpus it explains, unless the deployer points elsewhere."""
+        return self.glossary_file or self.corpus_dir / "glossary.yaml"
+
+    @property
+    def deployer_path(self) -> Path:
+        """The deployer's file (name, scope, contacts), beside the documents."""
+        return self.corpus_dir / "assistant.yaml"

@@ -26,12 +26,6 @@ from assistant.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
 MAX_HISTORY = 20
-STARTERS = [
-    "What does call-off mean?",
-    "How do I qualify onto the Dynamic Framework?",
-    "Which cyber security certificate do I need?",
-    "How do I register for probation grants?",
-]
 
 
 class HistoryTurn(BaseModel):
@@ -51,8 +45,8 @@ class AskRequest(BaseModel):
 
 STARTING_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="refresh" content="2">
-<title>Ask about probation commissioning</title></head><body style="font-family: system-ui, sans-serif">
-<main><h1>Ask about probation commissioning</h1><p role="status">The chat is starting. This page will
+<title>$title</title></head><body style="font-family: system-ui, sans-serif">
+<main><h1>$title</h1><p role="status">The chat is starting. This page will
 refresh in a moment.</p></main></body></html>"""
 
 
@@ -62,7 +56,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls to outside hosts
     service = service or Service(settings)
     settings = service.settings
-    app = FastAPI(title="Clinks guidance assistant", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(title=service.profile.name, docs_url=None, redoc_url=None, openapi_url=None)
     feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
     frame_ancestors = " ".join(["'self'", *settings.allowed_origins])
 
@@ -149,7 +143,8 @@ def _mount_chat_when_loaded(app: FastAPI, service: Service, feedback: FeedbackSt
     @app.get("/chat", include_in_schema=False)
     @app.get("/chat/", include_in_schema=False)
     def chat_starting() -> HTMLResponse:
-        return HTMLResponse(STARTING_PAGE, headers={"Cache-Control": "no-store"})
+        page = STARTING_PAGE.replace("$title", html.escape(service.profile.title))
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     placeholders = [r for r in app.router.routes if getattr(r, "path", "") in ("/chat", "/chat/")]
     gradio_context = contextlib.AsyncExitStack()
@@ -210,8 +205,9 @@ def build_chat(service: Service, feedback: FeedbackStore):
     # Gradio finds the LikeData argument by its annotation, which must be the class, not a string.
     record.__annotations__["data"] = gr.LikeData
 
-    with gr.Blocks(title="Ask about probation commissioning", analytics_enabled=False) as chat:
-        gr.Markdown("# Ask about probation commissioning")
+    profile = service.profile
+    with gr.Blocks(title=profile.title, analytics_enabled=False) as chat:
+        gr.Markdown(f"# {profile.title}")
         chatbot = gr.Chatbot(
             label="Conversation", height=480, sanitize_html=True, render_markdown=True, buttons=["copy", "copy_all"]
         )
@@ -224,12 +220,12 @@ def build_chat(service: Service, feedback: FeedbackStore):
                 label="Your question",
                 max_length=20000,
             ),
-            examples=STARTERS,
+            examples=list(profile.starter_questions) or None,
             analytics_enabled=False,
             flagging_mode="never",
             autofocus=False,
         )
-        gr.Markdown("Answers come from Clinks guidance and may be out of date: check them against the source linked.")
+        gr.Markdown("Answers come from the guidance documents and may be out of date: check them against the source linked.")
     return chat
 
 

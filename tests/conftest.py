@@ -42,7 +42,6 @@ def make_settings(tmp: Path, corpus: Path | None = None, **overrides):
     return Settings(
         data_dir=tmp / "data",
         corpus_dir=corpus or ROOT / "corpus",
-        glossary_file=ROOT / "corpus" / "glossary.yaml",
         prompts_dir=ROOT / "prompts",
         embedder=overrides.pop("embedder", "hashing"),
         **overrides,
@@ -63,7 +62,8 @@ def service(tmp_path_factory):
 def corpus_copy(tmp_path):
     folder = tmp_path / "corpus"
     folder.mkdir()
-    shutil.copy(ROOT / "corpus" / "probation-services.md", folder)
+    for name in ("probation-services.md", "glossary.yaml", "assistant.yaml"):
+        shutil.copy(ROOT / "corpus" / name, folder)
     return folder
 
 
