@@ -39,6 +39,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     retrieved_ids: list[str] = field(default_factory=list)  # ranked passages it was composed from
     answer_id: str = ""
+    signals: dict[str, float] = field(default_factory=dict)  # what the decision to answer weighed
 
     @property
     def declined(self) -> bool:

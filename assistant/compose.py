@@ -9,13 +9,16 @@ It declines when the chosen evidence does not cover the question well enough.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+
+import numpy as np
 
 from assistant.answer import Citation
-from assistant.chunking import Block, Chunk, parse_blocks, split_sentences, strip_markdown, text_fragment_link
+from assistant.chunking import Chunk, strip_markdown, text_fragment_link
 from assistant.intents import Intent, satisfied
 from assistant.text import terms
+from assistant.units import Unit, units_of
 
 DEFINITION_QUESTION = re.compile(
     r"\b(what|wat)\s*(is|are|was|were|'s)\b|^\s*(whats|what's)\b|\bmean(s|ing)?\b|\bstand for\b|\bdefin|\bexplain",
@@ -23,74 +26,10 @@ DEFINITION_QUESTION = re.compile(
 )
 DEFINING_VERB = re.compile(r"\b(is|are|refers to|means|was)\b")
 FOLLOW_ON = re.compile(r"^(This|It|They|These|Once|However)\b")
-# A sentence whose first words point back ("In 2021/22 this totals...") needs the one before it.
-LEANS_BACK = re.compile(r"^(\S+\s+){0,3}(this|it|they|these|its|their)\b", re.IGNORECASE)
 PROCEDURE_QUESTION = re.compile(
     r"\bhow (do|can|to|should|would)\b|\bsteps?\b|\bneed to\b|\brequire|\bwhat (do|does) .{0,40}\bneed\b|\blist\b|\bwhich\b|\bwhat are\b",
     re.IGNORECASE,
 )
-
-
-@dataclass
-class Unit:
-    """A sentence, or a sentence that introduces a list together with the list."""
-
-    text: str
-    chunk: Chunk
-    rank: int  # of the passage it comes from
-    order: int  # position within the passage
-    paragraph: int  # which block of the passage
-    items: list = field(default_factory=list)  # list items: str, or (str, [children])
-    heading: bool = False  # the text is the section heading that introduces the list
-    context: str = ""  # the sentence before, when this one leans on it ("In 2021/22 this totals...")
-
-    @property
-    def full_text(self) -> str:
-        parts = [self.text]
-        for item in self.items:
-            if isinstance(item, tuple):
-                parts += [item[0], *item[1]]
-            else:
-                parts.append(item)
-        return " ".join(parts)
-
-    def words(self) -> int:
-        return len(strip_markdown(self.full_text).split())
-
-    @property
-    def evidence(self) -> str:
-        """What the unit says, with what its pronouns point back to."""
-        return f"{self.context} {self.full_text}" if self.context else self.full_text
-
-    # Stemmed words, computed once: scoring and the topic checks ask for them many times.
-    @cached_property
-    def text_terms(self) -> set[str]:
-        return set(terms(self.text))
-
-    @cached_property
-    def full_terms(self) -> set[str]:
-        return set(terms(self.full_text))
-
-    @cached_property
-    def context_terms(self) -> set[str]:
-        return set(terms(self.context))
-
-    @cached_property
-    def heading_terms(self) -> set[str]:
-        """The words of the passage's own heading: the subject a sentence under it speaks of."""
-        return set(terms(self.chunk.section.split(" > ")[-1]))
-
-    def render(self, marker: str) -> str:
-        if not self.items:
-            return f"{self.text} {marker}"
-        lines = [f"**{self.text}** {marker}" if self.heading else f"{self.text} {marker}"]
-        for item in self.items:
-            if isinstance(item, tuple):
-                lines.append(f"- {item[0]}")
-                lines += [f"  - {child}" for child in item[1]]
-            else:
-                lines.append(f"- {item}")
-        return "\n".join(lines)
 
 
 @dataclass
@@ -102,43 +41,22 @@ class Composition:
     missing_terms: list[str]
     unmet_intents: list[str]
     passage_scores: dict[str, float] = field(default_factory=dict)  # chunk id -> best unit score
+    signals: dict[str, float] = field(default_factory=dict)  # what the decision to answer weighs
 
 
-def units_of(chunk: Chunk, rank: int) -> list[Unit]:
-    units: list[Unit] = []
+@dataclass(frozen=True)
+class Weights:
+    """How meaning and words are combined to choose sentences (tuned on the dev halves only)."""
 
-    def add(text: str, paragraph: int, items=None, heading: bool = False) -> None:
-        previous = units[-1] if units and units[-1].paragraph == paragraph else None
-        context = previous.text if previous and LEANS_BACK.search(text) else ""
-        units.append(Unit(text, chunk, rank, len(units), paragraph, items or [], heading, context))
-
-    heading = chunk.section.split(" > ")[-1]
-    for b, block in enumerate(parse_blocks(chunk.text)):
-        intro = split_sentences(block.intro) if block.intro else []
-        if block.is_list and not intro and b == 0 and heading != chunk.title:
-            add(heading, b, _items(block), heading=True)  # "Checklist for submitting an ITT" + its list
-        if block.is_list and intro:
-            for sentence in intro[:-1]:
-                add(sentence, b)
-            add(intro[-1], b, _items(block))
-        else:
-            for sentence in intro:
-                add(sentence, b)
-        if block.is_list:
-            # Each item is quotable on its own too (a glossary list has no intro at all).
-            for i, item in enumerate(block.items):
-                sentences = split_sentences(item.text)
-                for sentence in sentences[:-1]:
-                    add(sentence, 1000 * b + i)
-                if item.children:
-                    add(sentences[-1], 1000 * b + i, list(item.children))
-                else:
-                    add(sentences[-1], 1000 * b + i)
-    return units
+    lexical: float = 0.2  # the lexical score, scaled so the best unit has 1, beside the cosine
+    on_topic_cosine: float = 0.45  # this close in meaning, a unit is on topic without the words
+    extra_share: float = 0.5  # a further unit must score at least this share of the best
+    neighbour_share: float = 0.7  # a sentence beside the best one joins it when it scores this share
+    same_passage_share: float = 0.8  # more from a cited passage, when it scores this share of the best
+    repeat_penalty: float = 0.5  # a sentence the last answer already quoted (a follow-up asks for more)
 
 
-def _items(block: Block) -> list:
-    return [(item.text, list(item.children)) if item.children else item.text for item in block.items]
+WEIGHTS = Weights()
 
 
 def compose(
@@ -150,19 +68,39 @@ def compose(
     idf,
     max_words: int,
     defining_quotes: tuple[str, ...] = (),
+    similarity: Callable[[list[Unit]], np.ndarray] | None = None,
+    part_similarities: list[Callable[[list[Unit]], np.ndarray]] = (),
+    already_said: str = "",
+    weights: Weights = WEIGHTS,
 ) -> Composition | None:
-    """The answer, or None when no passage has anything to say about the question."""
+    """The answer, or None when no passage has anything to say about the question.
+
+    Each unit is scored by its cosine with the question (`similarity`, from vectors made at
+    ingest) plus its lexical match; the lexical score alone is used when there are no vectors.
+    """
     wanted = set(query_terms)
     candidates = [u for rank, chunk in enumerate(passages) for u in units_of(chunk, rank)]
-    if not candidates or not wanted:
+    if not candidates or not (wanted or similarity):
         return None
     definition = DEFINITION_QUESTION.search(question) is not None
     procedure = PROCEDURE_QUESTION.search(question) is not None
-    scored = [(score_unit(u, wanted, intents, idf, definition, procedure), u) for u in candidates]
+    lexical = np.array([score_unit(u, wanted, intents, idf, definition, procedure) for u in candidates])
     if definition and defining_quotes:
         # The glossary says where each term is defined: for "what is X", that sentence first.
-        scored = [(s * 2 if any(q in u.full_text for q in defining_quotes) else s, u) for s, u in scored]
-    scored = [(s, u) for s, u in scored if s > 0]
+        lexical = np.array(
+            [s * 2 if any(q in u.full_text for q in defining_quotes) else s for s, u in zip(lexical, candidates)]
+        )
+    top = lexical.max() if len(lexical) else 0.0
+    lexical_share = lexical / top if top > 0 else lexical
+    cosine = similarity(candidates) if similarity else np.zeros(len(candidates))
+    combined = cosine + weights.lexical * lexical_share if similarity else lexical_share
+    said = strip_markdown(already_said)
+    if said:
+        combined = np.array(
+            [c * weights.repeat_penalty if strip_markdown(u.text) in said else c for c, u in zip(combined, candidates)]
+        )
+    cos_of = {id(u): float(c) for u, c in zip(candidates, cosine)}
+    scored = [(float(c), u) for c, u in zip(combined, candidates) if c > 0]
     if not scored:
         return None
     scored.sort(key=lambda su: (-su[0], su[1].rank, su[1].order))
@@ -173,11 +111,16 @@ def compose(
 
     def on_topic(unit: Unit) -> bool:
         # A unit must be about the question's subject: evidence of cost, a date or a number from
-        # a sentence about something else proves nothing.
+        # a sentence about something else proves nothing. Its words, or its meaning, say so.
+        if similarity and cos_of[id(unit)] >= weights.on_topic_cosine:
+            return True
         evidence = unit.full_terms | unit.context_terms | unit.heading_terms
         return measure_coverage(required, evidence, idf)[0] >= 0.5
 
     best_score, best = next(((s, u) for s, u in scored if on_topic(u)), scored[0])
+    if procedure:
+        # "What do I need to send in? want a checklist": one item of the list is not the answer.
+        best = _whole_list(best, candidates) or best
     chosen: list[Unit] = []
     used_words = 0
 
@@ -199,17 +142,40 @@ def compose(
     if follow_on:
         # The list a sentence leads into always comes with it: lists are never cut by the budget.
         take(follow_on, force=bool(follow_on.items))
+    # The sentences around the best one that say as much to the question finish its thought
+    # (a rule and its exception, a frequency and its longer cycle): they come along, in order.
+    score_of = {id(u): s for s, u in scored}
+    for neighbour in _neighbours(best, candidates):
+        if neighbour not in chosen and score_of.get(id(neighbour), 0.0) >= weights.neighbour_share * best_score:
+            take(neighbour)
+    chosen.sort(key=lambda u: u.order)
     opening = len(chosen)  # these read as one passage and come first
     covered = set().union(*(u.full_terms for u in chosen)) & wanted
     unmet = [i for i in intents if not any(satisfied(i, u.full_text) and on_topic(u) for u in chosen)]
+    cited = {u.chunk.chunk_id for u in chosen}
+
+    # A question that asks two things gets the best sentence for each part as well.
+    for part_similarity in part_similarities:
+        part_scores = part_similarity(candidates) + weights.lexical * lexical_share
+        for i in np.argsort(-part_scores):
+            unit = candidates[int(i)]
+            if on_topic(unit):
+                if unit not in chosen and not _overlaps(unit, chosen) and take(unit):
+                    cited.add(unit.chunk.chunk_id)
+                    covered |= unit.full_terms & wanted
+                    unmet = [x for x in unmet if not satisfied(x, unit.full_text)]
+                break
 
     for score, unit in scored[1:]:
-        if score < 0.5 * best_score or unit in chosen or _overlaps(unit, chosen) or not on_topic(unit):
+        if score < weights.extra_share * best_score or unit in chosen or _overlaps(unit, chosen) or not on_topic(unit):
             continue
         new_terms = (unit.full_terms & wanted) - covered
         meets_intent = any(satisfied(i, unit.full_text) for i in unmet)
-        if (new_terms or meets_intent) and take(unit):
+        # More from a passage already cited costs no new source; another passage must add something.
+        close = unit.chunk.chunk_id in cited and score >= weights.same_passage_share * best_score
+        if (new_terms or meets_intent or close) and take(unit):
             covered |= new_terms
+            cited.add(unit.chunk.chunk_id)
             unmet = [i for i in unmet if not satisfied(i, unit.full_text)]
 
     evidence_terms = set().union(*(u.full_terms | u.heading_terms for u in chosen))
@@ -218,7 +184,15 @@ def compose(
     # "This is the highest level..." first in its section: its heading says what "this" is.
     label = first.chunk.section.split(" > ")[-1] if FOLLOW_ON.match(first.text) and not first.context else ""
     text, citations = render(chosen[:opening], chosen[opening:], label)
-    return Composition(text, citations, chosen, coverage, missing, [i.name for i in unmet], passage_scores)
+    signals = {
+        "cosine_best": round(max(cos_of[id(u)] for u in chosen), 4) if similarity else 0.0,
+        "cosine_first": round(cos_of[id(best)], 4) if similarity else 0.0,
+        "lexical_first": round(float(lexical[candidates.index(best)] / top) if top > 0 else 0.0, 4),
+        "coverage": round(coverage, 4),
+        "intent_met": 0.0 if unmet else 1.0,
+        "asked_intent": 1.0 if intents else 0.0,
+    }
+    return Composition(text, citations, chosen, coverage, missing, [i.name for i in unmet], passage_scores, signals)
 
 
 def score_unit(
@@ -278,6 +252,22 @@ def _next_in_paragraph(unit: Unit, candidates: list[Unit]) -> Unit | None:
         ):
             return other
     return None
+
+
+def _whole_list(item: Unit, candidates: list[Unit]) -> Unit | None:
+    """The list (with its intro) that `item` is one item of, or None when it is not an item."""
+    if item.item_of < 0:
+        return None
+    return next((u for u in candidates if u.chunk is item.chunk and u.paragraph == item.item_of and u.items), None)
+
+
+def _neighbours(unit: Unit, candidates: list[Unit]) -> list[Unit]:
+    """The units just before and after `unit` in its paragraph."""
+    return [
+        other
+        for other in candidates
+        if other.chunk is unit.chunk and other.paragraph == unit.paragraph and abs(other.order - unit.order) == 1
+    ]
 
 
 def _previous_in_paragraph(unit: Unit, candidates: list[Unit]) -> Unit | None:

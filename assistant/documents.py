@@ -96,11 +96,30 @@ def load_document(path: Path, doc_id: str) -> tuple[SourceDocument, list[str]]:
     return doc, warnings
 
 
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+
+
 def _read_markdown(path: Path, raw: bytes) -> tuple[str, dict]:
     import frontmatter
+    import yaml
 
-    post = frontmatter.loads(_decode(raw))
-    return post.content, dict(post.metadata)
+    text = _decode(raw)
+    try:
+        post = frontmatter.loads(text)
+        return post.content, dict(post.metadata)
+    except yaml.YAMLError:
+        # Hand-written front matter often breaks YAML ("title: Safeguarding: a guide"): read it
+        # as plain "key: value" lines rather than lose the document.
+        match = _FRONT_MATTER.match(text)
+        if not match:
+            raise
+        meta = {}
+        for line in match.group(1).splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key.strip().isidentifier():
+                meta[key.strip()] = value.strip().strip("\"'")
+        log.warning("%s: its front matter is not valid YAML; read it line by line", path.name)
+        return text[match.end() :], meta
 
 
 def _read_text(path: Path, raw: bytes) -> tuple[str, dict]:

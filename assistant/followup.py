@@ -21,6 +21,7 @@ SWITCH = re.compile(r"^\s*(and|what about|how about|what of|same for|and for)\b"
 class Condensed:
     search_text: str  # what retrieval and the answer checks work on
     borrowed: str  # the words taken from earlier in the conversation ("" for none)
+    last_answer: str = ""  # what the assistant said last, so a follow-up does not repeat it
 
 
 def condense(question: str, history: list[Turn], has_subject) -> Condensed:
@@ -35,7 +36,8 @@ def condense(question: str, history: list[Turn], has_subject) -> Condensed:
         borrowed = _intent_words(previous) if asked else ""
         return Condensed(f"{question} {borrowed}".strip(), borrowed)
     if PRONOUN.search(question) or not has_subject(question):
-        return Condensed(f"{question} {previous}", previous)
+        last = next((t.content for t in reversed(history) if t.role == "assistant"), "")
+        return Condensed(f"{question} {previous}", previous, last)
     return Condensed(question, "")
 
 

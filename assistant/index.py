@@ -20,6 +20,7 @@ from langchain_core.embeddings import Embeddings
 
 from assistant.chunking import Chunk, chunk_document
 from assistant.documents import load_corpus
+from assistant.unit_vectors import UnitVectors
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +55,14 @@ class IngestSummary:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     rebuilt: bool = False
+    units_embedded: int = 0  # sentences and lists embedded (the rest were already known)
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
         out = [
             f"Documents: {self.documents}   chunks: {self.chunks}   added: {self.added}   "
             f"unchanged: {self.unchanged}   removed: {self.removed}   skipped: {len(self.skipped)}"
-            f"   ({self.seconds:.1f} s)"
+            f"   sentences embedded: {self.units_embedded}   ({self.seconds:.1f} s)"
         ]
         if self.rebuilt:
             out.append("The index was rebuilt for a different embedder.")
@@ -172,6 +174,9 @@ def ingest(
         summary.added += len(batch)
         if progress:
             progress(summary.added, len(to_add))
+    # Every quotable sentence gets its vector now, so that answering costs one encoding.
+    units, summary.units_embedded = UnitVectors.build(chunks, embedder, index_dir)
+    units.write(index_dir)
     Manifest(embedder=name, collection=collection, chunks=chunks).write(index_dir)
     if to_remove:
         store.delete(ids=to_remove)

@@ -15,15 +15,18 @@ from dataclasses import dataclass, field
 
 from assistant.answer import Answer, Status, Turn
 from assistant.compose import Composition, compose, strip_markdown
+from assistant.decide import DecisionModel, fallback_rule
 from assistant.followup import Condensed, condense
 from assistant.glossary import Glossary
 from assistant.index import IndexError_
 from assistant.intents import Intent, question_intents
 from assistant.prompts import Prompts
 from assistant.question_checks import clean, is_task_request, looks_english
+from assistant.question_parts import split_parts
 from assistant.retrieve import Passage, Retriever
 from assistant.settings import Settings
 from assistant.text import terms
+from assistant.unit_vectors import UnitVectors
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,8 @@ class Deps:
     glossary: Glossary
     prompts: Prompts
     settings: Settings
+    unit_vectors: UnitVectors | None = None  # sentence vectors made at ingest
+    decision_model: DecisionModel | None = None  # None: the coverage rule decides
 
 
 @dataclass
@@ -53,7 +58,11 @@ class Context:
     query_terms: list[str] = field(default_factory=list)
     required_terms: list[str] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
+    query_vector: list[float] | None = None  # the question with what it borrows: finds passages
+    ask_vector: list[float] | None = None  # what this question itself asks: chooses sentences
+    part_vectors: list[list[float]] = field(default_factory=list)  # each part of a two-part question
     composition: Composition | None = None
+    signals: dict[str, float] = field(default_factory=dict)
     answer: Answer | None = None
 
     def finish(self, status: Status, text: str) -> None:
@@ -102,10 +111,20 @@ def check_scope(ctx: Context) -> None:
 
 
 def retrieve(ctx: Context) -> None:
-    ctx.passages = ctx.deps.retriever.search(ctx.condensed.search_text, ctx.deps.settings.top_k)
+    retriever = ctx.deps.retriever
+    # One batch of encodings per question: the searched text, the new question on its own when a
+    # follow-up borrowed its subject (the topic comes from before, the ask from now), and the parts.
+    own = [ctx.text] if ctx.condensed.borrowed else []
+    parts = split_parts(ctx.text)
+    vectors = retriever.encode([ctx.condensed.search_text, *own, *parts])
+    ctx.query_vector = vectors[0]
+    ctx.ask_vector = _mean(vectors[0], vectors[1]) if own else vectors[0]
+    ctx.part_vectors = vectors[1 + len(own) :]
+    ctx.passages = retriever.search(ctx.condensed.search_text, ctx.deps.settings.top_k, ctx.query_vector)
 
 
 def compose_answer(ctx: Context) -> None:
+    units = ctx.deps.unit_vectors
     ctx.composition = compose(
         question=ctx.text,
         query_terms=ctx.query_terms,
@@ -115,6 +134,9 @@ def compose_answer(ctx: Context) -> None:
         idf=ctx.deps.retriever.idf,
         max_words=ctx.deps.settings.max_answer_words,
         defining_quotes=tuple(e.quote for e in ctx.deps.glossary.matches(ctx.condensed.search_text)),
+        similarity=(lambda us: units.similarities(ctx.ask_vector, us)) if units is not None else None,
+        part_similarities=[(lambda us, v=v: units.similarities(v, us)) for v in ctx.part_vectors] if units else [],
+        already_said=ctx.condensed.last_answer,
     )
     if ctx.composition is None:
         _decline_not_covered(ctx)
@@ -124,11 +146,24 @@ def compose_answer(ctx: Context) -> None:
     ctx.passages.sort(key=lambda p: -scores.get(p.chunk.chunk_id, 0.0))
 
 
-def check_coverage(ctx: Context) -> None:
-    """Grounded or silent: the quoted evidence must hold the question's key words and facts."""
-    c = ctx.composition
-    if c.coverage < ctx.deps.settings.min_coverage or c.unmet_intents:
+def decide(ctx: Context) -> None:
+    """Grounded or silent: one calibrated score over the answer's signals (see decide.py)."""
+    ctx.signals = ctx.composition.signals | retrieval_signals(ctx.passages, ctx.composition)
+    model = ctx.deps.decision_model
+    decision = model.decide(ctx.signals) if model else fallback_rule(ctx.signals, ctx.deps.settings.min_coverage)
+    if decision.probability is not None:
+        ctx.signals["probability"] = decision.probability
+    if not decision.answer:
         _decline_not_covered(ctx)
+
+
+def retrieval_signals(passages: list[Passage], composition: Composition) -> dict[str, float]:
+    """Do keyword and vector search agree on the passage the answer quotes first?"""
+    first = composition.units[0].chunk.chunk_id if composition.units else ""
+    by_bm25 = sorted(passages, key=lambda p: -p.bm25)[:3]
+    by_dense = sorted(passages, key=lambda p: -p.dense)[:3]
+    agree = (first in {p.chunk.chunk_id for p in by_bm25}) + (first in {p.chunk.chunk_id for p in by_dense})
+    return {"agreement": agree / 2, "dense_top": round(max((p.dense for p in passages), default=0.0), 4)}
 
 
 def check_citations(ctx: Context) -> None:
@@ -149,7 +184,7 @@ STAGES: tuple[Callable[[Context], None], ...] = (
     check_scope,
     retrieve,
     compose_answer,
-    check_coverage,
+    decide,
     check_citations,
 )
 
@@ -172,10 +207,18 @@ def run(question: str, history: Sequence[Turn], deps: Deps) -> Answer:
         log.exception("Answering failed in stage %s", stage.__name__)
         ctx.answer = Answer(text=deps.prompts.render("error", reason=GENERIC_FAILURE), status=Status.ERROR)
     answer = ctx.answer
+    answer.signals = ctx.signals
     answer.timings_ms = timings
     answer.retrieved_ids = [p.chunk.chunk_id for p in ctx.passages]
     answer.answer_id = uuid.uuid4().hex
     return answer
+
+
+def _mean(a: list[float], b: list[float]) -> list[float]:
+    import numpy as np
+
+    v = np.asarray(a) + np.asarray(b)
+    return (v / (np.linalg.norm(v) or 1.0)).tolist()
 
 
 def _has_subject(ctx: Context, text: str) -> bool:
@@ -184,6 +227,4 @@ def _has_subject(ctx: Context, text: str) -> bool:
 
 
 def _decline_not_covered(ctx: Context) -> None:
-    ctx.finish(
-        Status.DECLINED_NOT_COVERED, ctx.deps.prompts.render("declined_not_covered")
-    )
+    ctx.finish(Status.DECLINED_NOT_COVERED, ctx.deps.prompts.render("declined_not_covered"))

@@ -63,13 +63,26 @@ class Retriever:
             out.append(term)
         return out
 
-    def search(self, text: str, k: int) -> list[Passage]:
+    def query_vector(self, text: str) -> list[float]:
+        return self.encode([text])[0]
+
+    def encode(self, texts: list[str]) -> list[list[float]]:
+        """Question vectors, in one batch. A semantic model reads the glossary-expanded text as
+        written; the hashing embedder also gets the corrected stems."""
+        hashing = getattr(self.embedder, "name", "").startswith("hashing")
+        expanded = [
+            " ".join([self.glossary.expand(t), *self.query_terms(t)]) if hashing else self.glossary.expand(t)
+            for t in texts
+        ]
+        return self.embedder.embed_documents(expanded) if len(expanded) > 1 else [self.embedder.embed_query(expanded[0])]
+
+    def search(self, text: str, k: int, vector: list[float] | None = None) -> list[Passage]:
         if not self.chunks:
             return []
         query_terms = self.query_terms(text)
         bm25_scores = self.bm25.get_scores(query_terms) if query_terms else [0.0] * len(self.chunks)
         bm25_ranked = sorted((i for i, s in enumerate(bm25_scores) if s > 0), key=lambda i: -bm25_scores[i])
-        dense = self._dense(" ".join([self.glossary.expand(text), *query_terms]))
+        dense = self._dense(vector if vector is not None else self.query_vector(text))
         fused: dict[str, float] = {}
         for rank, i in enumerate(bm25_ranked):
             cid = self.chunks[i].chunk_id
@@ -94,8 +107,7 @@ class Retriever:
                     found.append(chunk.chunk_id)
         return found
 
-    def _dense(self, text: str) -> list[tuple[str, float]]:
-        vector = self.embedder.embed_query(text)
+    def _dense(self, vector: list[float]) -> list[tuple[str, float]]:
         try:
             results = self.store.similarity_search_by_vector_with_relevance_scores(
                 vector, k=min(DENSE_CANDIDATES, len(self.chunks))

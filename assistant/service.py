@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from assistant.answer import Answer, Status, Turn
+from assistant.decide import load_model
 from assistant.deployer import load_profile
 from assistant.embeddings import make_embedder
 from assistant.glossary import Glossary
@@ -19,6 +20,7 @@ from assistant.pipeline import Deps, run
 from assistant.prompts import Prompts
 from assistant.retrieve import Retriever
 from assistant.settings import Settings
+from assistant.unit_vectors import UnitVectors
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,9 @@ class Service:
         self.profile = load_profile(self.settings.deployer_path).with_document_defaults(list(documents))
         links = [url.split("#")[0] for url in documents.values() if url.startswith("http")]
         self.prompts.defaults = self.profile.values(list(dict.fromkeys(links)))
-        return Deps(retriever, self.glossary, self.prompts, self.settings)
+        units = UnitVectors.load(self.settings.index_dir, self.embedder)
+        decision = load_model(self.embedder.name)
+        return Deps(retriever, self.glossary, self.prompts, self.settings, units, decision)
 
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         try:

@@ -1,0 +1,71 @@
+"""Answer or decline: one calibrated score over a few named signals.
+
+The signals come from the composed answer and from retrieval (see `signals()`); a logistic
+regression, fitted by `assistant fit-decision` on the dev halves of the evaluation sets, turns
+them into the probability that the guidance answers the question. Its weights and threshold are
+in `decision.json`, one entry per kind of embedder (a semantic model, or the hashing fallback,
+whose cosines mean something else). Without an entry, the rule of old applies: the quoted
+evidence must hold enough of the question's weighted words and the kind of fact asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = Path(__file__).with_name("decision.json")
+FEATURES = ("cosine_best", "cosine_first", "lexical_first", "coverage", "intent_met", "agreement", "dense_top")
+
+
+def embedder_kind(embedder_name: str) -> str:
+    return "hashing" if embedder_name.startswith("hashing") else "semantic"
+
+
+@dataclass(frozen=True)
+class Decision:
+    answer: bool
+    probability: float | None  # None when the fallback rule decided
+    reasons: list[tuple[str, float]]  # each signal's contribution to the log-odds, largest first
+
+
+@dataclass(frozen=True)
+class DecisionModel:
+    weights: dict[str, float]
+    bias: float
+    threshold: float
+
+    def probability(self, signals: dict[str, float]) -> float:
+        z = self.bias + sum(w * float(signals.get(name, 0.0)) for name, w in self.weights.items())
+        return 1 / (1 + math.exp(-max(min(z, 50), -50)))
+
+    def decide(self, signals: dict[str, float]) -> Decision:
+        p = self.probability(signals)
+        reasons = sorted(
+            ((n, round(w * float(signals.get(n, 0.0)), 3)) for n, w in self.weights.items()), key=lambda r: -abs(r[1])
+        )
+        return Decision(p >= self.threshold, round(p, 4), reasons)
+
+
+def load_model(embedder_name: str, path: Path = MODEL_FILE) -> DecisionModel | None:
+    """The fitted model for this kind of embedder, or None (then the fallback rule decides)."""
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8")).get(embedder_kind(embedder_name))
+        if not entry:
+            return None
+        weights = {name: float(entry["weights"][name]) for name in FEATURES if name in entry["weights"]}
+        return DecisionModel(weights, float(entry["bias"]), float(entry["threshold"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        log.warning("The decision model in %s could not be read (%s); using the coverage rule.", path, err)
+        return None
+
+
+def fallback_rule(signals: dict[str, float], min_coverage: float) -> Decision:
+    ok = signals.get("coverage", 0.0) >= min_coverage and signals.get("intent_met", 1.0) >= 1.0
+    return Decision(
+        ok, None, [("coverage", signals.get("coverage", 0.0)), ("intent_met", signals.get("intent_met", 1.0))]
+    )
