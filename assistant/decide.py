@@ -19,7 +19,19 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 MODEL_FILE = Path(__file__).with_name("decision.json")
-FEATURES = ("cosine_best", "cosine_first", "lexical_first", "coverage", "intent_met", "agreement", "dense_top")
+FEATURES = (
+    "cosine_best",  # the closest quoted sentence to the question, by meaning
+    "cosine_first",  # the sentence the answer opens with
+    "cosine_margin",  # how far the opening sentence stands above the median candidate
+    "lexical_first",  # its lexical match, as a share of the best lexical match
+    "coverage",  # share of the question's weighted words in the quoted evidence
+    "coverage_known",  # the same, over words the guidance uses somewhere
+    "unknown_share",  # weight of the question's words the guidance never uses (paraphrase)
+    "intent_unmet",  # a kind of fact was asked for (a cost, a date, a number...) and none is quoted
+    "opening_words",  # how much the opening says (a bare "London" list item says nothing), up to 20 words
+    "agreement",  # keyword and vector search both rank the quoted passage in their top 3
+    "dense_top",  # the best passage's vector similarity
+)
 
 
 def embedder_kind(embedder_name: str) -> str:
@@ -65,7 +77,6 @@ def load_model(embedder_name: str, path: Path = MODEL_FILE) -> DecisionModel | N
 
 
 def fallback_rule(signals: dict[str, float], min_coverage: float) -> Decision:
-    ok = signals.get("coverage", 0.0) >= min_coverage and signals.get("intent_met", 1.0) >= 1.0
-    return Decision(
-        ok, None, [("coverage", signals.get("coverage", 0.0)), ("intent_met", signals.get("intent_met", 1.0))]
-    )
+    """The rule of old: enough of the question's weighted words, and the kind of fact asked for."""
+    coverage, unmet = signals.get("coverage", 0.0), signals.get("intent_unmet", 0.0)
+    return Decision(coverage >= min_coverage and not unmet, None, [("coverage", coverage), ("intent_unmet", unmet)])

@@ -35,8 +35,10 @@ def _intent(name: str, question: str, evidence: str, words: str) -> Intent:
 INTENTS = (
     _intent(
         "money",
-        r"\b(cost|costs|costing|price|priced|fee|fees|charge|charged|charges|pay|paying|money|free|expensive|cheap|afford)\b|\bhow much\b",
-        r"£|\bcosts?\b|\bfree\b|\bfees?\b|\bprice|\bcharge",
+        # An amount is asked for ("how much", "what does it cost"), not just money mentioned
+        # ("is there money for...", "what will grants pay for", "who is in charge").
+        r"\b(cost|costs|costing|price|priced|fee|fees|charged|free|expensive|cheap|afford)\b|\bhow much\b|\bcharges? (for|to)\b",
+        r"£|\d\s?%|\bper ?cent\b|\bcosts?\b|\bfree\b|\bfees?\b|\bprice|\bcharge",
         "cost costs costing price priced fee fees charge charged charges pay paying money free expensive cheap afford much",
     ),
     _intent(
@@ -66,7 +68,9 @@ INTENTS = (
     ),
     _intent(
         "contact",
-        r"\b(email|e-mail|phone|telephone|ring|call them|contact (details|number)|helpline)\b",
+        # Asking for a way to get in touch, not a question that mentions an email it was about.
+        r"\b(email|e-mail|phone|telephone) (address|number|them|someone|somebody)\b|\bwho (do|can|should) i (email|phone|ring|call|contact)\b"
+        r"|\b(ring|call) them\b|\bcontact (details|number|them)\b|\bhelpline\b|\bhow (do|can) (i|we) (contact|reach|get in touch)\b",
         r"@|\b0\d{3,4}\s?\d{3,4}",
         "email e-mail phone telephone ring helpline contact detail number",
     ),

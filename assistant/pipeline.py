@@ -137,6 +137,7 @@ def compose_answer(ctx: Context) -> None:
         similarity=(lambda us: units.similarities(ctx.ask_vector, us)) if units is not None else None,
         part_similarities=[(lambda us, v=v: units.similarities(v, us)) for v in ctx.part_vectors] if units else [],
         already_said=ctx.condensed.last_answer,
+        known=ctx.deps.retriever.known,
     )
     if ctx.composition is None:
         _decline_not_covered(ctx)

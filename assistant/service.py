@@ -39,7 +39,9 @@ class Service:
     @property
     def embedder(self):
         if self._embedder is None:
-            self._embedder = make_embedder(self.settings.embedder, self.settings.model_name)
+            self._embedder = make_embedder(
+                self.settings.embedder, self.settings.model_name, models_dir=self.settings.models_dir
+            )
         return self._embedder
 
     @property

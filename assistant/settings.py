@@ -18,9 +18,10 @@ class Settings(BaseSettings):
         None, description="Jargon glossary (optional); default: glossary.yaml in the corpus folder."
     )
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Message and prompt templates.")
+    models_dir: Path = Field(PROJECT_ROOT / "models", description="Verified model files (`assistant model fetch`).")
 
-    embedder: Literal["auto", "hashing", "sentence-transformers"] = Field(
-        "auto", description="auto: the model if it loads from a local path or cache, else hashing."
+    embedder: Literal["auto", "hashing", "onnx", "sentence-transformers"] = Field(
+        "auto", description="auto: the verified model (ONNX, else torch) if it is fetched, else hashing."
     )
     model_name: str = Field(
         "sentence-transformers/all-MiniLM-L6-v2",

@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
         ready = service.ready
         return JSONResponse(
             status_code=200 if ready else 503,
-            content={"ok": ready, "index_loaded": ready, "chat_loaded": chat_state["loaded"]},
+            content={"ok": ready, "index_loaded": ready, "chat_loaded": chat_state["loaded"], "embedder": service.embedder.name},
         )
 
     @app.get("/documents/{path:path}")

@@ -18,11 +18,13 @@ def test_ingest_is_incremental(tmp_path, corpus_copy):
     index = tmp_path / "index"
     emb = CountingEmbedder()
     first = ingest(corpus_copy, index, emb)
-    assert first.added == first.chunks > 20 and emb.embedded == first.chunks
+    # Every passage, and every quotable sentence or list, is embedded once.
+    assert first.added == first.chunks > 20 and first.units_embedded > 200
+    assert emb.embedded == first.chunks + first.units_embedded
 
     emb.embedded = 0
     again = ingest(corpus_copy, index, emb)
-    assert (again.added, again.unchanged, again.removed, emb.embedded) == (0, first.chunks, 0, 0)
+    assert (again.added, again.unchanged, again.removed, again.units_embedded, emb.embedded) == (0, first.chunks, 0, 0, 0)
 
     doc = corpus_copy / "probation-services.md"
     doc.write_text(doc.read_text().replace("There is no cost to qualify", "There is a fee to qualify"))
@@ -30,7 +32,9 @@ def test_ingest_is_incremental(tmp_path, corpus_copy):
         "---\ntitle: Extra\nurl: https://example.org/e\n---\n## New\n\nA new passage.\n"
     )
     changed = ingest(corpus_copy, index, emb)
-    assert changed.added == 2 and changed.removed == 1 and emb.embedded == 2
+    # Two passages and only the sentences that changed or are new: the rest are known by their text.
+    assert changed.added == 2 and changed.removed == 1 and changed.units_embedded == 2
+    assert emb.embedded == 4
 
     (corpus_copy / "extra.md").unlink()
     removed = ingest(corpus_copy, index, emb)

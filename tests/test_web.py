@@ -48,7 +48,9 @@ def test_not_json_at_all(client):
 
 
 def test_health_and_documents(client):
-    assert client.get("/healthz").json() == {"ok": True, "index_loaded": True, "chat_loaded": True}
+    health = client.get("/healthz").json()
+    assert health == {"ok": True, "index_loaded": True, "chat_loaded": True, "embedder": health["embedder"]}
+    assert health["embedder"].startswith("hashing")  # the fixture's embedder, named for the deployer
     assert client.get("/documents/probation-services.md").status_code == 200
     assert client.get("/documents/../pyproject.toml").status_code == 404
     assert client.get("/chat/").status_code == 200
