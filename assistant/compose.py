@@ -50,10 +50,11 @@ class Weights:
 
     lexical: float = 0.2  # the lexical score, scaled so the best unit has 1, beside the cosine
     on_topic_cosine: float = 0.45  # this close in meaning, a unit is on topic without the words
-    extra_share: float = 0.5  # a further unit must score at least this share of the best
+    extra_share: float = 0.7  # a further unit must score at least this share of the best
     neighbour_share: float = 0.7  # a sentence beside the best one joins it when it scores this share
     same_passage_share: float = 0.8  # more from a cited passage, when it scores this share of the best
-    repeat_penalty: float = 0.5  # a sentence the last answer already quoted (a follow-up asks for more)
+    part_min_cosine: float = 0.0  # the best sentence for one part of a question must be this close to it
+    repeat_penalty: float = 0.85  # a sentence the last answer already quoted (a follow-up asks for more)
 
 
 WEIGHTS = Weights()
@@ -157,9 +158,12 @@ def compose(
 
     # A question that asks two things gets the best sentence for each part as well.
     for part_similarity in part_similarities:
-        part_scores = part_similarity(candidates) + weights.lexical * lexical_share
+        part_cosine = part_similarity(candidates)
+        part_scores = part_cosine + weights.lexical * lexical_share
         for i in np.argsort(-part_scores):
             unit = candidates[int(i)]
+            if part_cosine[int(i)] < weights.part_min_cosine:
+                break  # nothing here answers this part well enough to cite it
             if on_topic(unit):
                 if unit not in chosen and not _overlaps(unit, chosen) and take(unit):
                     cited.add(unit.chunk.chunk_id)

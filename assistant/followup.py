@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 from assistant.answer import Turn
 from assistant.intents import question_intents
+from assistant.text import STOPWORDS
 
 PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|there|he|she|one)\b", re.IGNORECASE)
+MAX_SUBJECT_WORDS = 5
 SWITCH = re.compile(r"^\s*(and|what about|how about|what of|same for|and for)\b", re.IGNORECASE)
 
 
@@ -21,7 +23,8 @@ SWITCH = re.compile(r"^\s*(and|what about|how about|what of|same for|and for)\b"
 class Condensed:
     search_text: str  # what retrieval and the answer checks work on
     borrowed: str  # the words taken from earlier in the conversation ("" for none)
-    last_answer: str = ""  # what the assistant said last, so a follow-up does not repeat it
+    last_answer: str = ""  # what the assistant said last: where a follow-up is likely answered
+    resolved: str = ""  # the question with its pointer replaced by the earlier subject ("how many RPDs are there")
 
 
 def condense(question: str, history: list[Turn], has_subject) -> Condensed:
@@ -37,8 +40,17 @@ def condense(question: str, history: list[Turn], has_subject) -> Condensed:
         return Condensed(f"{question} {borrowed}".strip(), borrowed)
     if PRONOUN.search(question) or not has_subject(question):
         last = next((t.content for t in reversed(history) if t.role == "assistant"), "")
-        return Condensed(f"{question} {previous}", previous, last)
+        return Condensed(f"{question} {previous}", previous, last, _resolve(question, previous))
     return Condensed(question, "")
+
+
+def _resolve(question: str, previous: str) -> str:
+    """'how many of them are there' after 'whats an RPD' -> 'how many of RPD are there'. Only when
+    the earlier question names a short subject; '' otherwise."""
+    subject = [w for w in re.findall(r"[\w'+-]+", previous) if w.lower().replace("'", "") not in STOPWORDS]
+    if not subject or len(subject) > MAX_SUBJECT_WORDS or not PRONOUN.search(question):
+        return ""
+    return PRONOUN.sub(" ".join(subject), question, count=1)
 
 
 def _intent_words(question: str) -> str:

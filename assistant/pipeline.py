@@ -114,13 +114,17 @@ def retrieve(ctx: Context) -> None:
     retriever = ctx.deps.retriever
     # One batch of encodings per question: the searched text, the new question on its own when a
     # follow-up borrowed its subject (the topic comes from before, the ask from now), and the parts.
-    own = [ctx.text] if ctx.condensed.borrowed else []
+    resolved = ctx.condensed.resolved
+    own = [resolved or ctx.text] if ctx.condensed.borrowed else []
     parts = split_parts(ctx.text)
     vectors = retriever.encode([ctx.condensed.search_text, *own, *parts])
     ctx.query_vector = vectors[0]
-    ctx.ask_vector = _mean(vectors[0], vectors[1]) if own else vectors[0]
+    ctx.ask_vector = (vectors[1] if resolved else _mean(vectors[0], vectors[1])) if own else vectors[0]
     ctx.part_vectors = vectors[1 + len(own) :]
-    ctx.passages = retriever.search(ctx.condensed.search_text, ctx.deps.settings.top_k, ctx.query_vector)
+    # A follow-up that points back ("how many of them are there") is most likely answered where
+    # the last answer was: the passages it quoted join the search.
+    quoted = retriever.quoted_by(ctx.condensed.last_answer) if ctx.condensed.last_answer else []
+    ctx.passages = retriever.search(ctx.condensed.search_text, ctx.deps.settings.top_k, ctx.query_vector, quoted)
 
 
 def compose_answer(ctx: Context) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import logging
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -20,6 +21,9 @@ from assistant.text import terms
 
 log = logging.getLogger(__name__)
 
+_MARKER = re.compile(r"\s*\[\d+\]|\*\*")
+_SPLIT = re.compile(r"(?<=\])\s+|\n+")
+MAX_QUOTED_SENTENCES = 8
 RRF_K = 60  # the usual constant of reciprocal rank fusion: damps the weight of the very top ranks
 DENSE_CANDIDATES = 20
 
@@ -76,7 +80,11 @@ class Retriever:
         ]
         return self.embedder.embed_documents(expanded) if len(expanded) > 1 else [self.embedder.embed_query(expanded[0])]
 
-    def search(self, text: str, k: int, vector: list[float] | None = None) -> list[Passage]:
+    def search(
+        self, text: str, k: int, vector: list[float] | None = None, follow_from: list[str] = ()
+    ) -> list[Passage]:
+        """Passages fused from keyword, vector and glossary search; `follow_from` (the passages the
+        last answer quoted, for a follow-up that points back) counts as one more ranked list."""
         if not self.chunks:
             return []
         query_terms = self.query_terms(text)
@@ -92,12 +100,26 @@ class Retriever:
         # The glossary knows where each term is defined: that passage is a third ranked list.
         for rank, cid in enumerate(self._defining_chunks(text)):
             fused[cid] = fused.get(cid, 0.0) + 1 / (RRF_K + rank + 1)
+        for rank, cid in enumerate(c for c in follow_from if c in self.by_id):
+            fused[cid] = fused.get(cid, 0.0) + 1 / (RRF_K + rank + 1)
         bm25_by_id = {self.chunks[i].chunk_id: float(bm25_scores[i]) for i in range(len(self.chunks))}
         dense_by_id = dict(dense)
         ranked = sorted(fused, key=lambda cid: -fused[cid])[:k]
         return [
             Passage(self.by_id[cid], fused[cid], bm25_by_id.get(cid, 0.0), dense_by_id.get(cid, 0.0)) for cid in ranked
         ]
+
+    def quoted_by(self, answer: str) -> list[str]:
+        """The passages an earlier answer quoted, found by its sentences (an answer is made of
+        sentences quoted verbatim, so the history's text is enough: no ids need to travel)."""
+        sentences = [s for s in (_MARKER.sub("", line).strip(" -*") for line in _SPLIT.split(answer)) if len(s.split()) >= 4]
+        found = []
+        for sentence in sentences[:MAX_QUOTED_SENTENCES]:
+            for chunk in self.chunks:
+                if sentence in chunk.text and chunk.chunk_id not in found:
+                    found.append(chunk.chunk_id)
+                    break
+        return found
 
     def _defining_chunks(self, text: str) -> list[str]:
         found = []
