@@ -40,6 +40,7 @@ class Answer:
     retrieved_ids: list[str] = field(default_factory=list)  # ranked passages it was composed from
     answer_id: str = ""
     signals: dict[str, float] = field(default_factory=dict)  # what the decision to answer weighed
+    confident: bool = True  # False: answered with a warning that it may not be exactly what was asked
 
     @property
     def declined(self) -> bool:
@@ -54,6 +55,7 @@ class Answer:
                 for c in self.citations
             ],
             "declined": self.declined,
+            "confident": self.confident and not self.declined,
             "status": self.status.value,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "retrieved_ids": self.retrieved_ids,

@@ -1,6 +1,8 @@
 """Answer or decline: one calibrated score over a few named signals.
 
-The signals come from the composed answer and from retrieval (see `signals()`); a logistic
+One rule comes first: a question that asks for a kind of fact (an amount, a date, a number, a
+duration, a contact) is never answered by evidence that holds none; such an answer would only
+look like one. The other signals come from the composed answer and from retrieval; a logistic
 regression, fitted by `assistant fit-decision` on the dev halves of the evaluation sets, turns
 them into the probability that the guidance answers the question. Its weights and threshold are
 in `decision.json`, one entry per kind of embedder (a semantic model, or the hashing fallback,
@@ -19,6 +21,9 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 MODEL_FILE = Path(__file__).with_name("decision.json")
+# Between the fitted threshold and this probability the answer is given with a plain warning that
+# the guidance may not answer exactly that (on dev, about one such answer in three is a near miss).
+HEDGE_BELOW = 0.3
 FEATURES = (
     "cosine_best",  # the closest quoted sentence to the question, by meaning
     "cosine_first",  # the sentence the answer opens with
@@ -27,7 +32,6 @@ FEATURES = (
     "coverage",  # share of the question's weighted words in the quoted evidence
     "coverage_known",  # the same, over words the guidance uses somewhere
     "unknown_share",  # weight of the question's words the guidance never uses (paraphrase)
-    "intent_unmet",  # a kind of fact was asked for (a cost, a date, a number...) and none is quoted
     "opening_words",  # how much the opening says (a bare "London" list item says nothing), up to 20 words
     "agreement",  # keyword and vector search both rank the quoted passage in their top 3
     "dense_top",  # the best passage's vector similarity
@@ -56,6 +60,8 @@ class DecisionModel:
         return 1 / (1 + math.exp(-max(min(z, 50), -50)))
 
     def decide(self, signals: dict[str, float]) -> Decision:
+        if signals.get("intent_unmet"):
+            return Decision(False, 0.0, [("intent_unmet", 1.0)])  # the one rule before the score
         p = self.probability(signals)
         reasons = sorted(
             ((n, round(w * float(signals.get(n, 0.0)), 3)) for n, w in self.weights.items()), key=lambda r: -abs(r[1])

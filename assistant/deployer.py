@@ -72,7 +72,12 @@ class Profile:
         if len(names) > 6:
             listed = ", ".join(names[:6]) + f" and {len(names) - 6} more documents"
         return Profile(
-            self.name, self.title, f"the guidance in: {listed}", self.example_question, self.starter_questions, self.contacts
+            self.name,
+            self.title,
+            f"the guidance in: {listed}",
+            self.example_question,
+            self.starter_questions,
+            self.contacts,
         )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from assistant.answer import Answer, Status, Turn
 from assistant.compose import Composition, compose, strip_markdown
-from assistant.decide import DecisionModel, fallback_rule
+from assistant.decide import HEDGE_BELOW, DecisionModel, fallback_rule
 from assistant.followup import Condensed, condense
 from assistant.glossary import Glossary
 from assistant.index import IndexError_
@@ -63,6 +63,7 @@ class Context:
     part_vectors: list[list[float]] = field(default_factory=list)  # each part of a two-part question
     composition: Composition | None = None
     signals: dict[str, float] = field(default_factory=dict)
+    hedged: bool = False
     answer: Answer | None = None
 
     def finish(self, status: Status, text: str) -> None:
@@ -160,6 +161,8 @@ def decide(ctx: Context) -> None:
         ctx.signals["probability"] = decision.probability
     if not decision.answer:
         _decline_not_covered(ctx)
+    elif decision.probability is not None and decision.probability < HEDGE_BELOW:
+        ctx.hedged = True  # answered, but said plainly that it may not be exactly what was asked
 
 
 def retrieval_signals(passages: list[Passage], composition: Composition) -> dict[str, float]:
@@ -180,7 +183,8 @@ def check_citations(ctx: Context) -> None:
         is_heading = unit.heading and unit.text == unit.chunk.section.split(" > ")[-1]
         if not is_heading and strip_markdown(unit.text) not in strip_markdown(cited.quote):
             raise AssertionError("an answer sentence is not in the passage it cites")
-    ctx.answer = Answer(text=c.text, status=Status.ANSWERED, citations=c.citations)
+    text = f"{ctx.deps.prompts.render('answer_uncertain')}\n\n{c.text}" if ctx.hedged else c.text
+    ctx.answer = Answer(text=text, status=Status.ANSWERED, citations=c.citations, confident=not ctx.hedged)
 
 
 STAGES: tuple[Callable[[Context], None], ...] = (

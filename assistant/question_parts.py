@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import re
 
-_QUESTION_WORD = r"(?:what|whats|what's|how|when|who|whos|who's|which|where|why|is|are|do|does|did|can|could|should|will|would)"
-_SPLIT = re.compile(rf"(?:\?|[,;]|\b(?:and|also|plus)\b)\s*(?:(?:and|also|but)\s+)?(?={_QUESTION_WORD}\b)", re.IGNORECASE)
+_QUESTION_WORD = (
+    r"(?:what|whats|what's|how|when|who|whos|who's|which|where|why|is|are|do|does|did|can|could|should|will|would)"
+)
+_SPLIT = re.compile(
+    rf"(?:\?|[,;]|\b(?:and|also|plus)\b)\s*(?:(?:and|also|but)\s+)?(?={_QUESTION_WORD}\b)", re.IGNORECASE
+)
 _DIFFERENCE = re.compile(r"\bdifferen\w*\s+between\s+(.+?)\s+and\s+(.+?)\s*\??$", re.IGNORECASE)
 _VERSUS = re.compile(r"^(.+?)\s+(?:vs\.?|versus)\s+(.+?)(?:[,?].*)?$", re.IGNORECASE)
 _POINTS_BACK = re.compile(r"\b(it|its|they|them|their|this|that|these|those|one)\b", re.IGNORECASE)

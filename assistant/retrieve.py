@@ -78,7 +78,9 @@ class Retriever:
             " ".join([self.glossary.expand(t), *self.query_terms(t)]) if hashing else self.glossary.expand(t)
             for t in texts
         ]
-        return self.embedder.embed_documents(expanded) if len(expanded) > 1 else [self.embedder.embed_query(expanded[0])]
+        return (
+            self.embedder.embed_documents(expanded) if len(expanded) > 1 else [self.embedder.embed_query(expanded[0])]
+        )
 
     def search(
         self, text: str, k: int, vector: list[float] | None = None, follow_from: list[str] = ()
@@ -112,7 +114,9 @@ class Retriever:
     def quoted_by(self, answer: str) -> list[str]:
         """The passages an earlier answer quoted, found by its sentences (an answer is made of
         sentences quoted verbatim, so the history's text is enough: no ids need to travel)."""
-        sentences = [s for s in (_MARKER.sub("", line).strip(" -*") for line in _SPLIT.split(answer)) if len(s.split()) >= 4]
+        sentences = [
+            s for s in (_MARKER.sub("", line).strip(" -*") for line in _SPLIT.split(answer)) if len(s.split()) >= 4
+        ]
         found = []
         for sentence in sentences[:MAX_QUOTED_SENTENCES]:
             for chunk in self.chunks:

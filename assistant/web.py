@@ -105,7 +105,12 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
         ready = service.ready
         return JSONResponse(
             status_code=200 if ready else 503,
-            content={"ok": ready, "index_loaded": ready, "chat_loaded": chat_state["loaded"], "embedder": service.embedder.name},
+            content={
+                "ok": ready,
+                "index_loaded": ready,
+                "chat_loaded": chat_state["loaded"],
+                "embedder": service.embedder.name,
+            },
         )
 
     @app.get("/documents/{path:path}")
@@ -225,7 +230,9 @@ def build_chat(service: Service, feedback: FeedbackStore):
             flagging_mode="never",
             autofocus=False,
         )
-        gr.Markdown("Answers come from the guidance documents and may be out of date: check them against the source linked.")
+        gr.Markdown(
+            "Answers come from the guidance documents and may be out of date: check them against the source linked."
+        )
     return chat
 
 

@@ -1,7 +1,11 @@
-"""The Q&A file: JSON Lines, one question per line; a malformed line is an error naming it."""
+"""The Q&A file: JSON Lines, one question per line; a malformed line is an error naming it.
+
+Also the dev/test split: fixed by each question's id, so it never moves between runs or machines.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +24,14 @@ class QAItem:
     facts: list[list[str]] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     history: list[str] = field(default_factory=list)
+
+
+SPLITS = ("dev", "test")
+
+
+def split_of(item_id: str) -> str:
+    """'dev' when the sha256 of the id is even, else 'test'. Tune on dev; test is only reported."""
+    return "dev" if hashlib.sha256(item_id.encode("utf-8")).digest()[-1] % 2 == 0 else "test"
 
 
 def load_qa(path: Path) -> list[QAItem]:

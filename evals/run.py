@@ -1,14 +1,20 @@
-"""`assistant eval`: ask every question, score the answers, and write a dated report."""
+"""`assistant eval`: ask every question, score the answers, and write a dated report.
+
+Two ways in:
+- no --qa: every set in evals/sets.py, each on its own corpus, split into dev and test halves,
+  one table, floors checked on the test halves;
+- --qa FILE: one Q&A file against the configured corpus, the report a deployer reads.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from evals.qa import QAFormatError, QAItem, load_qa
+from evals.qa import SPLITS, QAFormatError, QAItem, load_qa, split_of
 from evals.scoring import (
     ItemResult,
     answer_words,
@@ -20,24 +26,151 @@ from evals.scoring import (
 
 HERE = Path(__file__).resolve().parent
 BLOCKS = ("retrieval", "answers", "declines", "latency_ms")
+CEILINGS = ("declines.false_decline_rate",)  # lower is better
+# The one table: (header, block, key); the peer's columns follow when it ran.
+COLUMNS = (
+    ("fact_recall", "answers", "fact_recall"),
+    ("all_facts", "answers", "all_facts"),
+    ("citation_precision", "answers", "citation_precision"),
+    ("false_decline_rate", "declines", "false_decline_rate"),
+    ("decline_recall", "declines", "decline_recall"),
+    ("recall@5", "retrieval", "recall@5"),
+    ("p95_ms", "latency_ms", "p95"),
+)
+PEER_COLUMNS = (
+    ("peer fact_recall", "answers", "fact_recall"),
+    ("peer citation_precision", "answers", "citation_precision"),
+    ("peer decline_recall", "declines", "decline_recall"),
+)
 
 
-def main(qa: str | None, out: str | None, baseline: bool, thresholds: str | None) -> int:
-    from assistant.answer import Turn
+@dataclass
+class Run:
+    """One Q&A file asked of one assistant (and, with --baseline, of the naive peer)."""
+
+    items: list[QAItem]
+    config: dict
+    results: list[ItemResult] = field(default_factory=list)
+    rows: list[dict] = field(default_factory=list)
+    peer_results: list[ItemResult] | None = None
+    peer_rows: list[dict] = field(default_factory=list)
+
+    def summary(self, split: str | None = None) -> dict:
+        """Today's summary shape, over every question or over one split."""
+        keep = [split is None or split_of(i.id) == split for i in self.items]
+        items = [i for i, k in zip(self.items, keep) if k]
+        results = [r for r, k in zip(self.results, keep) if k]
+        out = summarise(results) | {"by_topic": by_topic(items, results)}
+        if self.peer_results is not None:
+            peer = [r for r, k in zip(self.peer_results, keep) if k]
+            out["baseline"] = summarise(peer) | {"by_topic": by_topic(items, peer)}
+            out["ratios"] = ratios(out, out["baseline"])
+        return out
+
+
+def main(
+    qa: str | None,
+    out: str | None,
+    baseline: bool,
+    thresholds: str | None,
+    sets: list[str] | None = None,
+) -> int:
+    if qa is not None:
+        if sets:
+            print("Error: --set runs the shipped sets; it cannot be combined with --qa.", file=sys.stderr)
+            return 2
+        return run_file(Path(qa), out, baseline, thresholds)
+    return run_sets(sets, out, baseline, thresholds)
+
+
+def run_file(qa_path: Path, out: str | None, baseline: bool, thresholds: str | None) -> int:
+    """One Q&A file against the configured corpus (ASSISTANT_CORPUS_DIR): a deployer's own questions."""
     from assistant.service import Service
 
-    qa_path = Path(qa) if qa else HERE / "qa.jsonl"
     try:
         items = load_qa(qa_path)
-    except (QAFormatError, OSError) as err:
+        floors = _read_floors(thresholds, per_set=False) if thresholds else None
+    except (QAFormatError, OSError, ValueError) as err:
         print(f"Error: {err}", file=sys.stderr)
         return 2
     service = Service()
     service.ensure_index()
-    retriever = service.deps().retriever
-    config = service.settings.model_dump(mode="json") | {"embedder_name": service.embedder.name, "qa": str(qa_path)}
+    run = evaluate(service, items, baseline, {"qa": str(qa_path)})
+    summary = run.summary()
+    folder = _folder(out)
+    write_run(run, summary, folder)
+    print(table(summary))
+    print(f"\nReport: {folder / 'report.md'}")
+    if floors is not None:
+        failures = below_floors(summary, floors)
+        for line in failures:
+            print(f"BELOW FLOOR: {line}", file=sys.stderr)
+        return 1 if failures else 0
+    return 0
 
-    rows, results = [], []
+
+def run_sets(names: list[str] | None, out: str | None, baseline: bool, thresholds: str | None) -> int:
+    """Every set (or those named), each on its own corpus and index; one table of dev and test."""
+    from assistant.service import Service
+    from assistant.settings import Settings
+    from evals.sets import by_name
+
+    try:
+        chosen = by_name(names)
+        floors = _read_floors(thresholds, per_set=True) if thresholds else None
+        loaded = []
+        for s in chosen:
+            if not s.qa.is_file():
+                print(f"Note: set '{s.name}' skipped: {s.qa} does not exist.", file=sys.stderr)
+                continue
+            try:
+                loaded.append((s, load_qa(s.qa)))
+            except QAFormatError as err:
+                raise QAFormatError(f"set '{s.name}': {err}") from None
+    except (QAFormatError, OSError, ValueError) as err:
+        print(f"Error: {err}", file=sys.stderr)
+        return 2
+    if not loaded:
+        print("Error: none of the chosen sets has a Q&A file.", file=sys.stderr)
+        return 2
+
+    base = Settings()
+    folder = _folder(out)
+    summaries: dict[str, dict] = {}
+    configs: dict[str, dict] = {}
+    for s, items in loaded:
+        service = Service(Settings(corpus_dir=s.corpus, data_dir=base.data_dir / "eval" / s.name))
+        print(f"Set '{s.name}': {len(items)} questions on {s.corpus}", file=sys.stderr)
+        service.ingest()  # only what changed since the last run of this set is embedded
+        run = evaluate(service, items, baseline, {"set": s.name, "qa": str(s.qa)})
+        split_summaries = {split: run.summary(split) for split in SPLITS}
+        summaries[s.name] = split_summaries | {"all": run.summary()}
+        configs[s.name] = run.config
+        write_run(run, summaries[s.name]["all"], folder / s.name, summaries[s.name])
+
+    (folder / "summary.json").write_text(json.dumps(summaries, indent=2), encoding="utf-8")
+    (folder / "report.md").write_text(sets_report(summaries, configs), encoding="utf-8")
+    print(sets_table(summaries))
+    print(f"\nEmbedder: {next(iter(configs.values()))['embedder_name']}")
+    print(f"Report: {folder / 'report.md'}")
+    if floors is None:
+        return 0
+    failures, notes = check_floors(summaries, floors)
+    for line in notes:
+        print(f"Note: {line}", file=sys.stderr)
+    for line in failures:
+        print(f"BELOW FLOOR: {line}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def evaluate(service, items: list[QAItem], baseline: bool, config: dict) -> Run:
+    from assistant.answer import Turn
+
+    retriever = service.deps().retriever
+    run = Run(
+        items,
+        service.settings.model_dump(mode="json") | {"embedder_name": service.embedder.name} | config,
+    )
     for item in items:
         history: list[Turn] = []
         for earlier in item.history:  # asked first, in one conversation; only the last is scored
@@ -53,54 +186,60 @@ def main(qa: str | None, out: str | None, baseline: bool, thresholds: str | None
             answer.declined,
             answer.timings_ms and sum(answer.timings_ms.values()),
         )
-        results.append(result)
-        rows.append(
+        run.results.append(result)
+        run.rows.append(
             {
                 **asdict(result),
+                "split": split_of(item.id),
                 "question": item.question,
                 "answer": answer.text,
                 "status": answer.status.value,
                 "citations": [{"n": c.n, "section": c.section, "url": c.url} for c in answer.citations],
                 "retrieved_ids": answer.retrieved_ids,
+                "signals": getattr(answer, "signals", None),  # what a decision model is fitted from
             }
         )
-
-    summary = summarise(results) | {"by_topic": by_topic(items, results)}
-    peer_rows = []
     if baseline:
         from evals.baseline import NaivePeer
 
         peer = NaivePeer(service.settings.corpus_dir, service.settings.max_answer_words)
-        peer_results = []
+        run.peer_results = []
         for item in items:
             a = peer.ask(item.question, item.history)
             r = score(item, a.text, a.passages, a.citations, a.declined, a.latency_ms)
-            peer_results.append(r)
-            peer_rows.append({**asdict(r), "question": item.question, "answer": a.text})
-        summary["baseline"] = summarise(peer_results) | {"by_topic": by_topic(items, peer_results)}
-        summary["ratios"] = ratios(summary, summary["baseline"])
+            run.peer_results.append(r)
+            run.peer_rows.append({**asdict(r), "split": split_of(item.id), "question": item.question, "answer": a.text})
+    return run
 
-    folder = Path(out) if out else HERE / "runs" / datetime.now().strftime("%Y-%m-%d_%H%M%S")
+
+def write_run(run: Run, summary: dict, folder: Path, splits: dict | None = None) -> None:
+    """results.jsonl, baseline_results.jsonl, summary.json, config.json, report.md and the chart."""
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / "results.jsonl").open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    if peer_rows:
-        with (folder / "baseline_results.jsonl").open("w", encoding="utf-8") as f:
-            for row in peer_rows:
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    (folder / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    _write_jsonl(folder / "results.jsonl", run.rows)
+    if run.peer_rows:
+        _write_jsonl(folder / "baseline_results.jsonl", run.peer_rows)
+    (folder / "summary.json").write_text(json.dumps(splits or summary, indent=2), encoding="utf-8")
+    (folder / "config.json").write_text(json.dumps(run.config, indent=2), encoding="utf-8")
     chart = write_chart(summary, folder)
-    (folder / "report.md").write_text(report(summary, rows, items, config, chart), encoding="utf-8")
-    print(table(summary))
-    print(f"\nReport: {folder / 'report.md'}")
-    if thresholds:
-        failures = below_floors(summary, json.loads(Path(thresholds).read_text()))
-        for line in failures:
-            print(f"BELOW FLOOR: {line}", file=sys.stderr)
-        return 1 if failures else 0
-    return 0
+    (folder / "report.md").write_text(report(summary, run.rows, run.items, run.config, chart, splits), encoding="utf-8")
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False, default=_plain) + "\n")
+
+
+def _plain(value):
+    """Numpy numbers and other odd values in the signals, as JSON can hold them."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _folder(out: str | None) -> Path:
+    return Path(out) if out else HERE / "runs" / datetime.now().strftime("%Y-%m-%d_%H%M%S")
 
 
 def score(
@@ -142,15 +281,39 @@ def ratios(ours: dict, peer: dict) -> dict:
     return out
 
 
+def _read_floors(path: str, per_set: bool) -> dict:
+    """The thresholds file: {set: {metric: floor}} for the sets, {metric: floor} with --qa."""
+    floors = json.loads(Path(path).read_text(encoding="utf-8"))
+    nested = isinstance(floors, dict) and all(isinstance(v, dict) for v in floors.values())
+    flat = isinstance(floors, dict) and all(isinstance(v, (int, float)) for v in floors.values())
+    if per_set and not nested:
+        raise ValueError(f"{path}: expected floors per set, {{set: {{metric: floor}}}}")
+    if not per_set and not flat:
+        raise ValueError(f"{path}: with --qa, expected one set of floors, {{metric: floor}}")
+    return floors
+
+
 def below_floors(summary: dict, floors: dict) -> list[str]:
     failures = []
     for dotted, floor in floors.items():
         block, key = dotted.split(".", 1)
         value = summary[block][key]
-        ceiling = dotted in ("declines.false_decline_rate",)  # lower is better
+        ceiling = dotted in CEILINGS
         if value is None or (value > floor if ceiling else value < floor):
             failures.append(f"{dotted} = {value} ({'ceiling' if ceiling else 'floor'} {floor})")
     return failures
+
+
+def check_floors(summaries: dict, floors: dict) -> tuple[list[str], list[str]]:
+    """Each set's floors against its TEST half: the failures, and notes on floors not checked."""
+    failures, notes = [], []
+    for name, set_floors in floors.items():
+        if name not in summaries:
+            notes.append(f"floors for '{name}' not checked: the set did not run")
+            continue
+        failures += [f"{name}.{line}" for line in below_floors(summaries[name]["test"], set_floors)]
+    notes += [f"set '{name}' has no floors" for name in summaries if name not in floors]
+    return failures, notes
 
 
 def _metrics(summary: dict) -> list[tuple[str, object]]:
@@ -167,6 +330,56 @@ def table(summary: dict) -> str:
             row += f" {str(peer[block][key]):>11}"
         lines.append(row)
     return "\n".join(lines)
+
+
+def _table_rows(summaries: dict) -> tuple[list[str], list[list[str]]]:
+    """The one table's header and rows: a row per set and split, the peer beside when it ran."""
+    with_peer = any("baseline" in s["all"] for s in summaries.values())
+    columns = COLUMNS + (PEER_COLUMNS if with_peer else ())
+    header = ["set", "split", "n"] + [c[0] for c in columns]
+    rows = []
+    for name, by_split in summaries.items():
+        for split in SPLITS:
+            s = by_split[split]
+            cells = [name, split, str(s["questions"])]
+            for title, block, key in columns:
+                value = (s.get("baseline", {}) if title.startswith("peer ") else s).get(block, {}).get(key)
+                cells.append("-" if value is None else f"{value:.1f}" if block == "latency_ms" else f"{value:.3f}")
+            rows.append(cells)
+    return header, rows
+
+
+def sets_table(summaries: dict) -> str:
+    header, rows = _table_rows(summaries)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join([line(header), *map(line, rows)])
+
+
+def _markdown_table(summaries: dict) -> list[str]:
+    header, rows = _table_rows(summaries)
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def sets_report(summaries: dict, configs: dict) -> str:
+    embedders = sorted({c["embedder_name"] for c in configs.values()})
+    out = [
+        "# Evaluation report",
+        "",
+        f"Sets: {', '.join(summaries)}. Embedder: `{', '.join(embedders)}`. "
+        "Each set runs on its own corpus; the split is fixed by each question's id (evals/qa.py). "
+        "Tune on dev; judge on test. Floors are checked on test. Each set's folder has its full report.",
+        "",
+        *_markdown_table(summaries),
+        "",
+        "## Config",
+    ]
+    for name, config in configs.items():
+        out += ["", f"### {name}", "", "```json", json.dumps(config, indent=2), "```"]
+    return "\n".join(out) + "\n"
 
 
 def write_chart(summary: dict, folder: Path) -> str | None:
@@ -194,14 +407,26 @@ def write_chart(summary: dict, folder: Path) -> str | None:
     return "fact_recall_by_topic.png"
 
 
-def report(summary: dict, rows: list[dict], items: list[QAItem], config: dict, chart: str | None) -> str:
+def report(
+    summary: dict,
+    rows: list[dict],
+    items: list[QAItem],
+    config: dict,
+    chart: str | None,
+    splits: dict | None = None,
+) -> str:
     peer = summary.get("baseline")
     out = [
-        "# Evaluation report",
+        "# Evaluation report" + (f": {config['set']}" if "set" in config else ""),
         "",
         f"Q&A file: `{config['qa']}` ({summary['questions']} questions, "
-        f"{summary['answerable']} answerable). Embedder: `{config['embedder_name']}`.",
+        f"{summary['answerable']} answerable). Corpus: `{config['corpus_dir']}`. "
+        f"Embedder: `{config['embedder_name']}`.",
         "",
+    ]
+    if splits:
+        out += ["## Dev and test", "", *_markdown_table({config.get("set", "qa"): splits}), ""]
+    out += [
         "## Overall",
         "",
         "| metric | assistant |" + (" naive peer |" if peer else ""),
@@ -249,6 +474,7 @@ def report(summary: dict, rows: list[dict], items: list[QAItem], config: dict, c
         if problems:
             asked = " / ".join(item.history + [item.question])
             answer = row["answer"].replace("\n", " ")[:300]
-            out.append(f"- **{item.id}** ({item.topic}) _{asked}_: {', '.join(problems)}. Answer: {answer}")
+            split = f", {row['split']}" if "split" in row else ""
+            out.append(f"- **{item.id}** ({item.topic}{split}) _{asked}_: {', '.join(problems)}. Answer: {answer}")
     out += ["", "## Config", "", "```json", json.dumps(config, indent=2), "```", ""]
     return "\n".join(out)

@@ -50,10 +50,21 @@ def make_settings(tmp: Path, corpus: Path | None = None, **overrides):
 
 @pytest.fixture(scope="session")
 def service(tmp_path_factory):
-    """The real assistant over the real corpus, indexed once into a temporary folder."""
+    """The real assistant as deployed: the verified semantic model (installed by `make test`)
+    over the real corpus, indexed once into a temporary folder."""
     from assistant.service import Service
 
-    svc = Service(make_settings(tmp_path_factory.mktemp("svc")))
+    svc = Service(make_settings(tmp_path_factory.mktemp("svc"), embedder="auto"))
+    svc.ingest()
+    return svc
+
+
+@pytest.fixture(scope="session")
+def hashing_service(tmp_path_factory):
+    """The assistant on its fallback embedder, as on a server where the model cannot be fetched."""
+    from assistant.service import Service
+
+    svc = Service(make_settings(tmp_path_factory.mktemp("svc-hashing"), embedder="hashing"))
     svc.ingest()
     return svc
 

@@ -1,11 +1,13 @@
 import logging
 
 import numpy as np
+import pytest
 
-from assistant.embeddings import HashingEmbedder, SentenceTransformerEmbedder, make_embedder
+from assistant import model_files
+from assistant.embeddings import HashingEmbedder, OnnxEmbedder, SentenceTransformerEmbedder, make_embedder
 from assistant.index import Manifest, ingest, open_client, open_store
 from assistant.service import Service
-from tests.conftest import make_settings
+from tests.conftest import ROOT, make_settings
 
 
 def test_hashing_embedder_is_deterministic_and_tolerates_typos():
@@ -61,3 +63,44 @@ def test_a_model_that_cannot_load_is_one_clear_message():
         assert "ASSISTANT_EMBEDDER=hashing" in str(err)
     else:
         raise AssertionError("expected a failure")
+
+
+# --- the official model, verified (fetched by `make install`) -----------------------------------
+
+GRANTS_QUESTION = "How do I sign up for the grants portal?"
+JAGGAER = "To register on the grants portal, you must first log onto the Jaggaer system"
+CYBER = "Cyber Essentials is a self-assessment"
+
+
+@pytest.fixture(scope="module")
+def official():
+    folder = model_files.default_folder(ROOT / "models")
+    if not model_files.is_verified(folder):
+        pytest.skip(f"the verified model is not in {folder}: run `assistant model fetch` (make install does)")
+    return folder
+
+
+def test_auto_uses_onnx_for_the_verified_model_without_a_warning(official, caplog):
+    with caplog.at_level(logging.WARNING):
+        embedder = make_embedder("auto", model_files.MODEL_ID, models_dir=official.parent)
+    assert isinstance(embedder, OnnxEmbedder) and caplog.text == ""
+    assert embedder.name == model_files.MODEL_NAME == "all-MiniLM-L6-v2@1110a24"
+
+
+def test_onnx_vectors_match_sentence_transformers_and_rank_by_meaning(official):
+    from sentence_transformers import SentenceTransformer
+
+    texts = [GRANTS_QUESTION, JAGGAER, CYBER, "Ça coûte combien ? £1,000", "framework " * 400, "a"]
+    onnx = OnnxEmbedder(official)
+    ours = np.array(onnx.embed_documents(texts))
+    reference = SentenceTransformer(str(official), device="cpu").encode(texts, normalize_embeddings=True)
+    assert ours.shape == (6, 384) and ((ours * reference).sum(axis=1) > 0.9999).all()
+    # Batches are sorted by length inside; the answer keeps the caller's order, and a query agrees.
+    assert np.allclose(onnx.embed_query(CYBER), ours[2], atol=1e-5)
+
+    torch_path = make_embedder("sentence-transformers", model_files.MODEL_ID, models_dir=official.parent)
+    assert torch_path.name == onnx.name  # one index serves both runtimes
+
+    q = np.array(onnx.embed_query(GRANTS_QUESTION))
+    jaggaer, cyber = np.array(onnx.embed_documents([JAGGAER, CYBER]))
+    assert q @ jaggaer > q @ cyber + 0.2

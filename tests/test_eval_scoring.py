@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from evals.qa import QAFormatError, load_qa
-from evals.run import below_floors
+from evals.qa import QAFormatError, load_qa, split_of
+from evals.run import _read_floors, below_floors, check_floors
 from evals.scoring import ItemResult, citation_supported, facts_covered, first_relevant_rank, normalise, summarise
 
 
@@ -86,3 +86,53 @@ def test_the_shipped_qa_set_is_valid_and_big_enough():
     items = load_qa(ROOT / "evals" / "qa.jsonl")
     assert len(items) >= 80 and sum(1 for i in items if i.history) >= 10
     assert sum(1 for i in items if not i.answerable) >= 15
+
+
+def test_the_split_is_fixed_by_the_id():
+    # sha256("j03") ends in an even byte: dev; sha256("j01") in an odd one: test. Never moves.
+    assert [split_of(i) for i in ("j01", "j02", "j03", "a01", "x")] == ["test", "test", "dev", "dev", "test"]
+
+
+def test_floors_are_checked_per_set_on_the_test_half():
+    half = {"answers": {"fact_recall": 0.7}, "declines": {"false_decline_rate": 0.2}}
+    summaries = {"a": {"dev": half, "test": half, "all": half}, "b": {"dev": half, "test": half, "all": half}}
+    floors = {
+        "a": {"answers.fact_recall": 0.8, "declines.false_decline_rate": 0.3},
+        "b": {"answers.fact_recall": 0.6, "declines.false_decline_rate": 0.1},
+        "c": {"answers.fact_recall": 0.9},
+    }
+    failures, notes = check_floors(summaries, floors)
+    assert failures == [
+        "a.answers.fact_recall = 0.7 (floor 0.8)",
+        "b.declines.false_decline_rate = 0.2 (ceiling 0.1)",
+    ]
+    assert notes == ["floors for 'c' not checked: the set did not run"]
+
+
+def test_the_shipped_floors_are_per_set_and_name_real_metrics(tmp_path):
+    from evals.sets import SETS
+    from tests.conftest import ROOT
+
+    floors = _read_floors(str(ROOT / "evals" / "thresholds.json"), per_set=True)
+    assert set(floors) <= {s.name for s in SETS} and "original" in floors
+    blank = summarise([ItemResult("a", "t", True, False)])
+    for set_floors in floors.values():
+        assert set_floors and all(k.split(".")[1] in blank.get(k.split(".")[0], {}) for k in set_floors)
+    flat = tmp_path / "flat.json"
+    flat.write_text(json.dumps({"answers.fact_recall": 0.5}))
+    assert _read_floors(str(flat), per_set=False) == {"answers.fact_recall": 0.5}
+    with pytest.raises(ValueError, match="per set"):
+        _read_floors(str(flat), per_set=True)
+
+
+def test_every_shipped_set_is_valid_with_both_kinds_of_question_in_each_half():
+    from evals.sets import SETS
+
+    for s in SETS:
+        if not s.qa.is_file():
+            continue
+        items = load_qa(s.qa)
+        assert s.corpus.is_dir(), s.name
+        for split in ("dev", "test"):
+            half = [i for i in items if split_of(i.id) == split]
+            assert any(i.answerable for i in half) and not all(i.answerable for i in half), (s.name, split)

@@ -14,7 +14,7 @@ def test_the_answer_path_is_one_visible_list_of_stages():
         "check_scope",
         "retrieve",
         "compose_answer",
-        "check_coverage",
+        "decide",
         "check_citations",
     ]
 

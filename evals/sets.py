@@ -1,0 +1,36 @@
+"""The frozen question sets, each with its own corpus: the one place that says what `assistant eval` runs.
+
+A set's questions are scored only against its own documents, and each set gets its own index
+(under <data_dir>/eval/<set>), so the sets never mix and a rerun reuses what was embedded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    qa: Path  # JSON Lines, the format of evals/qa.jsonl
+    corpus: Path  # the folder of documents the questions are about
+
+
+SETS: tuple[EvalSet, ...] = (
+    EvalSet("original", HERE / "qa.jsonl", ROOT / "corpus"),
+    EvalSet("voices", HERE / "voices.jsonl", ROOT / "corpus"),
+    EvalSet("other", HERE / "other-corpus" / "qa.jsonl", HERE / "other-corpus" / "docs"),
+)
+
+
+def by_name(names: list[str] | None) -> list[EvalSet]:
+    """The sets asked for (all when none are named), in declaration order; an unknown name is a ValueError."""
+    known = {s.name: s for s in SETS}
+    unknown = [n for n in names or [] if n not in known]
+    if unknown:
+        raise ValueError(f"unknown set {', '.join(map(repr, unknown))}; the sets are: {', '.join(known)}")
+    return [s for s in SETS if not names or s.name in names]
