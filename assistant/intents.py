@@ -81,14 +81,17 @@ _NUMBER = r"(\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|t
 _COUNTED = re.compile(r"\bhow many\s+(?:of\s+(?:the\s+)?)?([a-z]+)", re.IGNORECASE)
 
 
-def question_intents(question: str) -> list[Intent]:
+def question_intents(question: str, known=None) -> list[Intent]:
+    """The kinds of fact the question asks for. `known` (is this stem in the guidance?) lets a
+    count of something the guidance calls by another name ("how many goes") take any number."""
     text = normalise(question)
     found = []
     for intent in INTENTS:
         if not intent.question.search(text):
             continue
         counted = _COUNTED.search(text) if intent.name == "count" else None
-        if counted and counted.group(1).lower() not in ("of", "them", "they", "there", "times"):
+        noun = counted.group(1).lower() if counted else ""
+        if counted and noun not in ("of", "them", "they", "there", "times") and (known is None or known(stem(noun))):
             # "how many regions": the number must count regions ("12 probation regions"), not
             # just appear somewhere in a sentence about them.
             noun = stem(counted.group(1).lower())[:5]

@@ -94,7 +94,7 @@ def condense_follow_up(ctx: Context) -> None:
     """Borrow the subject of the earlier question when this one leans on it."""
     history = [Turn(t.role, clean(t.content)[0]) for t in ctx.history]
     ctx.condensed = condense(ctx.text, history, lambda q: _has_subject(ctx, q))
-    ctx.intents = question_intents(ctx.condensed.search_text)
+    ctx.intents = question_intents(ctx.condensed.search_text, ctx.deps.retriever.known)
 
 
 def check_scope(ctx: Context) -> None:

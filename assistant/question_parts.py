@@ -30,7 +30,7 @@ def split_parts(question: str) -> list[str]:
         match = pattern.search(text)
         if match:
             left, right = match.group(1).strip(" ,?").split(), match.group(2).strip(" ,?").split()
-            if len(right) < len(left):  # "basic vs plus": "cyber essentials basic", "cyber essentials plus"
+            if len(right) == 1 < len(left):  # "basic vs plus": "cyber essentials basic", "cyber essentials plus"
                 right = left[: len(left) - len(right)] + right
             return [" ".join(left), " ".join(right)]
     parts = [p.strip(" ,;?") for p in _SPLIT.split(text)]

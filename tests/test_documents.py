@@ -62,3 +62,12 @@ def test_every_format_loads_and_broken_files_are_skipped_with_a_reason(tmp_path)
     skipped = dict(result.skipped)
     assert set(skipped) == {"empty.md", "broken.pdf", "broken.docx"}
     assert "empty" in skipped["empty.md"]
+
+
+def test_front_matter_that_is_not_valid_yaml_is_read_line_by_line(tmp_path):
+    from assistant.documents import load_document
+
+    path = tmp_path / "guide.md"
+    path.write_text("---\ntitle: Safeguarding: a guide\nurl: https://example.org/s\n---\n## Why\n\nText here.\n")
+    doc, _ = load_document(path, "guide.md")
+    assert doc.title == "Safeguarding: a guide" and doc.url == "https://example.org/s" and "Text here." in doc.text

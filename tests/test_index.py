@@ -24,7 +24,13 @@ def test_ingest_is_incremental(tmp_path, corpus_copy):
 
     emb.embedded = 0
     again = ingest(corpus_copy, index, emb)
-    assert (again.added, again.unchanged, again.removed, again.units_embedded, emb.embedded) == (0, first.chunks, 0, 0, 0)
+    assert (again.added, again.unchanged, again.removed, again.units_embedded, emb.embedded) == (
+        0,
+        first.chunks,
+        0,
+        0,
+        0,
+    )
 
     doc = corpus_copy / "probation-services.md"
     doc.write_text(doc.read_text().replace("There is no cost to qualify", "There is a fee to qualify"))

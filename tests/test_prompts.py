@@ -5,7 +5,15 @@ import pytest
 from assistant.prompts import Prompts
 from tests.conftest import ROOT
 
-VALUES = {"length": "5,000", "max_chars": "1,000", "reason": "Because.", "assistant_name": "N", "scope": "S", "help": "H", "example": ""}
+VALUES = {
+    "length": "5,000",
+    "max_chars": "1,000",
+    "reason": "Because.",
+    "assistant_name": "N",
+    "scope": "S",
+    "help": "H",
+    "example": "",
+}
 
 
 def test_every_prompt_renders_and_a_missing_variable_fails():

@@ -1,0 +1,18 @@
+import pytest
+
+from assistant.question_parts import split_parts
+
+
+@pytest.mark.parametrize(
+    "question,parts",
+    [
+        ("what is the ROIF and how much is in it", ["what is the ROIF", "how much is in it (what is the ROIF)"]),
+        ("cyber essentials basic vs plus, whats the difference", ["cyber essentials basic", "cyber essentials plus"]),
+        ("difference between a probation officer and a pso?", ["a probation officer", "a pso"]),
+        ("who can apply and is there a deadline", ["who can apply", "is there a deadline"]),
+        ("is it free?", []),
+        ("what do volunteers and staff need to know", []),
+    ],
+)
+def test_questions_that_ask_two_things_are_split(question, parts):
+    assert split_parts(question) == parts
