@@ -53,6 +53,7 @@ class Weights:
     extra_share: float = 0.7  # a further unit must score at least this share of the best
     neighbour_share: float = 0.7  # a sentence beside the best one joins it when it scores this share
     same_passage_share: float = 0.8  # more from a cited passage, when it scores this share of the best
+    fill_gaps: bool = True  # a sentence between two quoted ones of a paragraph is quoted too
     part_min_cosine: float = 0.0  # the best sentence for one part of a question must be this close to it
     repeat_penalty: float = 0.85  # a sentence the last answer already quoted (a follow-up asks for more)
 
@@ -110,14 +111,18 @@ def compose(
     for score, unit in scored:
         passage_scores.setdefault(unit.chunk.chunk_id, score)
     required = list(dict.fromkeys(required_terms))
+    # Words the guidance never uses cannot be in any evidence: only the others can show a topic.
+    known_required = [t for t in required if known is None or known(t)]
 
     def on_topic(unit: Unit) -> bool:
         # A unit must be about the question's subject: evidence of cost, a date or a number from
         # a sentence about something else proves nothing. Its words, or its meaning, say so.
         if similarity and cos_of[id(unit)] >= weights.on_topic_cosine:
             return True
+        if not known_required:
+            return False
         evidence = unit.full_terms | unit.context_terms | unit.heading_terms
-        return measure_coverage(required, evidence, idf)[0] >= 0.5
+        return measure_coverage(known_required, evidence, idf)[0] >= 0.5
 
     best_score, best = next(((s, u) for s, u in scored if on_topic(u)), scored[0])
     if procedure:
@@ -144,14 +149,6 @@ def compose(
     if follow_on:
         # The list a sentence leads into always comes with it: lists are never cut by the budget.
         take(follow_on, force=bool(follow_on.items))
-    # The sentences around the best one that say as much to the question finish its thought
-    # (a rule and its exception, a frequency and its longer cycle): they come along, in order.
-    score_of = {id(u): s for s, u in scored}
-    for neighbour in _neighbours(best, candidates):
-        if neighbour not in chosen and score_of.get(id(neighbour), 0.0) >= weights.neighbour_share * best_score:
-            take(neighbour)
-    chosen.sort(key=lambda u: u.order)
-    opening = len(chosen)  # these read as one passage and come first
     covered = set().union(*(u.full_terms for u in chosen)) & wanted
     unmet = [i for i in intents if not any(satisfied(i, u.full_text) and on_topic(u) for u in chosen)]
     cited = {u.chunk.chunk_id for u in chosen}
@@ -171,6 +168,12 @@ def compose(
                     unmet = [x for x in unmet if not satisfied(x, unit.full_text)]
                 break
 
+    # The sentences around the best one that say as much to the question finish its thought
+    # (a rule and its exception, a frequency and its longer cycle): they come along, in order.
+    score_of = {id(u): s for s, u in scored}
+    for neighbour in _neighbours(best, candidates):
+        if neighbour not in chosen and score_of.get(id(neighbour), 0.0) >= weights.neighbour_share * best_score:
+            take(neighbour)
     for score, unit in scored[1:]:
         if score < weights.extra_share * best_score or unit in chosen or _overlaps(unit, chosen) or not on_topic(unit):
             continue
@@ -183,6 +186,20 @@ def compose(
             cited.add(unit.chunk.chunk_id)
             unmet = [i for i in unmet if not satisfied(i, unit.full_text)]
 
+    # A quote does not skip the middle of a thought: a sentence between two quoted ones comes too.
+    for unit in candidates if weights.fill_gaps else ():
+        beside = [u.order - unit.order for u in chosen if u.chunk is unit.chunk and u.paragraph == unit.paragraph]
+        if unit not in chosen and -1 in beside and 1 in beside:
+            take(unit)
+
+    # The best sentence's paragraph reads first, in order; the rest follow in document order.
+    opening_units = sorted(
+        (u for u in chosen if u.chunk is best.chunk and u.paragraph == best.paragraph), key=lambda u: u.order
+    )
+    if follow_on in chosen and follow_on not in opening_units:
+        opening_units.append(follow_on)
+    chosen = opening_units + [u for u in chosen if u not in opening_units]
+    opening = len(opening_units)
     evidence_terms = set().union(*(u.full_terms | u.heading_terms for u in chosen))
     coverage, missing = measure_coverage(required_terms, evidence_terms, idf)
     first = chosen[0]
@@ -191,7 +208,6 @@ def compose(
     text, citations = render(chosen[:opening], chosen[opening:], label)
     # Words the guidance uses elsewhere but the quoted evidence lacks point to a fact that is not
     # there ("the RPD for the North West"); words it never uses are often just everyday paraphrase.
-    known_required = [t for t in required if known is None or known(t)]
     coverage_known = measure_coverage(known_required, evidence_terms, idf)[0]
     total_weight = sum(idf(t) for t in required) or 1.0
     unknown_share = sum(idf(t) for t in required if t not in known_required) / total_weight

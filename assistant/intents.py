@@ -44,7 +44,8 @@ INTENTS = (
     _intent(
         "frequency",
         r"\bhow often\b|\bhow frequently\b|\brenew(al|ed|ing)?\b.*\b(when|often)\b",
-        r"\bevery\b|\bannual|\byearly\b|\beach year\b|\bonce a\b|\bmonthly\b|\bweekly\b",
+        r"\bevery\b|\bannual|\byearly\b|\beach (year|month|week)\b|\bonce a\b|\bmonthly\b|\bweekly\b|\bquarterly\b"
+        r"|\bdaily\b|\bfortnightly\b|\btimes a (year|month|week)\b|\ba (year|month|week)\b",
         "often frequently",
     ),
     _intent(

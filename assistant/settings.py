@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, description="Port of the Chroma server.")
 
     top_k: int = Field(8, ge=1, le=20, description="Passages the answer is composed from.")
-    max_answer_words: int = Field(60, ge=20, le=300, description="Word budget of an answer.")
+    max_answer_words: int = Field(80, ge=20, le=300, description="Word budget of an answer.")
     min_coverage: float = Field(
         0.5, ge=0, le=1, description="Share of the question's weighted terms the evidence must contain."
     )
