@@ -53,6 +53,7 @@ class Weights:
     extra_share: float = 0.7  # a further unit must score at least this share of the best
     neighbour_share: float = 0.7  # a sentence beside the best one joins it when it scores this share
     same_passage_share: float = 0.8  # more from a cited passage, when it scores this share of the best
+    new_passage_share: float = 0.8  # to cite another passage, a unit must score this share of the best
     fill_gaps: bool = True  # a sentence between two quoted ones of a paragraph is quoted too
     part_min_cosine: float = 0.0  # the best sentence for one part of a question must be this close to it
     repeat_penalty: float = 0.85  # a sentence the last answer already quoted (a follow-up asks for more)
@@ -180,7 +181,11 @@ def compose(
         new_terms = (unit.full_terms & wanted) - covered
         meets_intent = any(satisfied(i, unit.full_text) for i in unmet)
         # More from a passage already cited costs no new source; another passage must add something.
-        close = unit.chunk.chunk_id in cited and score >= weights.same_passage_share * best_score
+        same_passage = unit.chunk.chunk_id in cited
+        close = same_passage and score >= weights.same_passage_share * best_score
+        new_share = weights.new_passage_share * best_score
+        if not same_passage and score < new_share:
+            continue
         if (new_terms or meets_intent or close) and take(unit):
             covered |= new_terms
             cited.add(unit.chunk.chunk_id)

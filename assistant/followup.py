@@ -47,7 +47,17 @@ def condense(question: str, history: list[Turn], has_subject) -> Condensed:
 def _resolve(question: str, previous: str) -> str:
     """'how many of them are there' after 'whats an RPD' -> 'how many of RPD are there'. Only when
     the earlier question names a short subject; '' otherwise."""
-    subject = [w for w in re.findall(r"[\w'+-]+", previous) if w.lower().replace("'", "") not in STOPWORDS]
+    subject = re.findall(r"[\w'+-]+", previous)
+
+    def scaffolding(word: str) -> bool:
+        return word.lower().replace("'", "") in STOPWORDS
+
+    # The subject is what is left once the question's own scaffolding is taken off both ends:
+    # "what does call off mean" -> "call off"; "tell me about transforming rehabilitation" -> ...
+    while subject and scaffolding(subject[0]):
+        subject.pop(0)
+    while subject and scaffolding(subject[-1]):
+        subject.pop()
     if not subject or len(subject) > MAX_SUBJECT_WORDS or not PRONOUN.search(question):
         return ""
     return PRONOUN.sub(" ".join(subject), question, count=1)

@@ -32,7 +32,8 @@ def split_parts(question: str) -> list[str]:
             left, right = match.group(1).strip(" ,?").split(), match.group(2).strip(" ,?").split()
             if len(right) == 1 < len(left):  # "basic vs plus": "cyber essentials basic", "cyber essentials plus"
                 right = left[: len(left) - len(right)] + right
-            return [" ".join(left), " ".join(right)]
+            # Each side is asked about as such: what the guidance says X is, and what Y is.
+            return [f"what is {' '.join(left)}", f"what is {' '.join(right)}"]
     parts = [p.strip(" ,;?") for p in _SPLIT.split(text)]
     parts = [p for p in parts if len(p.split()) >= MIN_WORDS][:MAX_PARTS]
     if len(parts) < 2:

@@ -16,7 +16,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,52 +85,43 @@ print(json.dumps({
 """
 
 
-def bench(scale: int) -> dict:
-    from assistant.service import Service
-    from assistant.settings import Settings
+INGEST = r"""
+import json, resource, sys, time
+from pathlib import Path
+from assistant.service import Service
+from assistant.settings import Settings
+corpus, data = Path(sys.argv[1]), Path(sys.argv[2])
+service = Service(Settings(corpus_dir=corpus, data_dir=data))
+t = time.perf_counter(); cold = service.ingest(); cold_s = time.perf_counter() - t
+t = time.perf_counter(); again = service.ingest(); again_s = time.perf_counter() - t
+# One document changed: a sentence edited and one added.
+doc = sorted(corpus.glob("*.md"))[0]
+text = doc.read_text(encoding="utf-8").replace("There is no cost to qualify", "There is still no cost to qualify")
+doc.write_text(text + "\n\nA new sentence was added to this document today.\n", encoding="utf-8")
+t = time.perf_counter(); changed = service.ingest(); changed_s = time.perf_counter() - t
+print(json.dumps({
+    "documents": cold.documents, "chunks": cold.chunks, "sentences": cold.units_embedded,
+    "ingest_cold_s": cold_s, "texts_per_s": (cold.added + cold.units_embedded) / cold_s,
+    "ingest_unchanged_s": again_s, "embedded_when_unchanged": again.added + again.units_embedded,
+    "reindex_one_changed_doc_s": changed_s, "embedded_for_change": changed.added + changed.units_embedded,
+    "ingest_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
+"""
 
+
+def _run(script: str, *args: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=ROOT, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench(scale: int) -> dict:
+    """Ingest as `assistant ingest` does, then serve from a fresh process as `assistant serve` does."""
     with tempfile.TemporaryDirectory() as tmp:
         corpus = make_corpus(Path(tmp) / "corpus", scale)
         data = Path(tmp) / "data"
-        service = Service(Settings(corpus_dir=corpus, data_dir=data))
-        t = time.perf_counter()
-        cold = service.ingest()
-        cold_s = time.perf_counter() - t
-        t = time.perf_counter()
-        again = service.ingest()
-        again_s = time.perf_counter() - t
-        # One document changed: a sentence edited and one added.
-        doc = sorted(corpus.glob("*.md"))[0]
-        text = doc.read_text(encoding="utf-8")
-        doc.write_text(
-            text.replace("There is no cost to qualify", "There is still no cost to qualify")
-            + "\n\nA new sentence was added to this document today.\n",
-            encoding="utf-8",
-        )
-        t = time.perf_counter()
-        changed = service.ingest()
-        changed_s = time.perf_counter() - t
-        out = subprocess.run(
-            [sys.executable, "-c", SERVE, str(corpus), str(data), json.dumps(QUESTIONS), str(ROUNDS)],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            check=True,
-        )
-        serving = json.loads(out.stdout.strip().splitlines()[-1])
-    embedded = cold.added + cold.units_embedded
-    return {
-        "scale": scale,
-        "documents": cold.documents,
-        "chunks": cold.chunks,
-        "sentences": cold.units_embedded,
-        "ingest_cold_s": cold_s,
-        "texts_per_s": embedded / cold_s if cold_s else 0.0,
-        "ingest_unchanged_s": again_s,
-        "embedded_when_unchanged": again.added + again.units_embedded,
-        "reindex_one_changed_doc_s": changed_s,
-        "embedded_for_change": changed.added + changed.units_embedded,
-    } | serving
+        ingest = _run(INGEST, str(corpus), str(data))
+        serving = _run(SERVE, str(corpus), str(data), json.dumps(QUESTIONS), str(ROUNDS))
+    return {"scale": scale} | ingest | serving
 
 
 def main() -> None:
@@ -157,6 +147,7 @@ def main() -> None:
         ("warm answer p50 / p95", lambda r: f"{r['p50_ms']:.1f} / {r['p95_ms']:.1f} ms"),
         ("throughput (one thread)", lambda r: f"{r['answers_per_s']:.0f} answers/s"),
         ("serving peak RSS", lambda r: f"{r['rss_mb']:.0f} MB"),
+        ("ingest peak RSS", lambda r: f"{r['ingest_rss_mb']:.0f} MB"),
     ]
     for name, cell in lines:
         print(f"| {name} | " + " | ".join(cell(r) for r in rows) + " |")
