@@ -100,7 +100,11 @@ def _ingest(service) -> int:
 
 def _ask(service, args) -> int:
     service.ensure_index()
-    history = [Turn("user", q) for q in args.history]
+    # Earlier questions are asked in turn, so a follow-up sees the earlier answers as well.
+    history: list[Turn] = []
+    for earlier in args.history:
+        reply = service.ask(earlier, history)
+        history += [Turn("user", earlier), Turn("assistant", reply.text)]
     answer = service.ask(args.question, history)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import hashlib
 import html
+import json
 import os
 import time
 from collections import OrderedDict
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from assistant.answer import Answer, Turn
@@ -95,8 +96,11 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
         return {"ok": True}
 
     @app.get("/embed.js")
-    def embed_js() -> FileResponse:
-        return FileResponse(STATIC / "embed.js", media_type="application/javascript")
+    def embed_js() -> Response:
+        # The launcher's label is the deployer's title, as a JSON string (safe inside the script).
+        title = json.dumps(service.profile.title)[1:-1].replace("<", "\\u003c")
+        script = (STATIC / "embed.js").read_text(encoding="utf-8").replace("__ASSISTANT_TITLE__", title)
+        return Response(script, media_type="application/javascript")
 
     chat_state = {"loaded": not defer_chat}
 

@@ -78,3 +78,15 @@ def test_a_failed_ingest_leaves_the_previous_index_usable(tmp_path, corpus_copy)
     with pytest.raises(IndexError_, match="left as it was"):
         ingest(corpus_copy, index, HashingEmbedder())
     assert len(Manifest.read(index).chunks) == len(before.chunks)
+
+
+def test_a_damaged_sentence_vector_file_is_recomputed_not_fatal(tmp_path, corpus_copy):
+    from assistant.answer import Status
+    from assistant.service import Service
+    from tests.conftest import make_settings
+
+    settings = make_settings(tmp_path, corpus_copy)
+    Service(settings).ingest()
+    (settings.index_dir / "units.npz").write_bytes(b"not a numpy file")
+    answer = Service(settings).ask("What is IASME Gold?")
+    assert answer.status is Status.ANSWERED and "IASME" in answer.text

@@ -83,7 +83,10 @@ def test_embedding_headers_and_feedback_api(service, tmp_path):
     assert pre.headers["access-control-allow-origin"] == "https://www.clinks.org"
     other = c.options("/api/ask", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in other.headers
-    assert c.get("/embed.js").headers["content-type"].startswith("application/javascript")
+    script = c.get("/embed.js")
+    assert script.headers["content-type"].startswith("application/javascript")
+    # the launcher says what the deployer's file calls the assistant
+    assert '"Ask about probation commissioning"' in script.text and "__ASSISTANT_TITLE__" not in script.text
     answer_id = c.post("/api/ask", json={"question": "what is ROIF"}).json()["answer_id"]
     assert c.post("/api/feedback", json={"answer_id": answer_id, "helpful": False}).json() == {"ok": True}
     assert c.post("/api/feedback", json={"answer_id": "nope", "helpful": 1}).status_code == 422

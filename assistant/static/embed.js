@@ -7,7 +7,7 @@
   window.__clinksAssistant = true;
   var script = document.currentScript;
   var origin = script ? new URL(script.src, location.href).origin : "";
-  var LABEL = "Ask about probation commissioning";
+  var LABEL = "__ASSISTANT_TITLE__"; // the deployer's title (assistant.yaml), filled in by the server
 
   var style = document.createElement("style");
   style.textContent = [
