@@ -217,7 +217,12 @@ def compose(
     total_weight = sum(idf(t) for t in required) or 1.0
     unknown_share = sum(idf(t) for t in required if t not in known_required) / total_weight
     others = sorted((cos_of[id(u)] for u in candidates), reverse=True)
+    # The rarest word the guidance uses that the quote lacks ("Yorkshire", "fine"): one specific
+    # missing word says more than a share of several common ones.
+    missing_known = [idf(t) for t in known_required if t not in evidence_terms]
+    rarest = max((idf(t) for t in known_required), default=0.0) or 1.0
     signals = {
+        "missing_known_max": round(max(missing_known, default=0.0) / rarest, 4),
         "coverage_known": round(coverage_known, 4),
         "unknown_share": round(unknown_share, 4),
         "cosine_margin": round(cos_of[id(best)] - float(np.median(others)), 4) if similarity else 0.0,

@@ -1,6 +1,7 @@
-"""`assistant fit-decision`: fit the answer-or-decline model on the DEV halves of the sets.
+"""`assistant fit-decision`: fit the answer-or-decline model on the DEV halves of the sets, and
+on the training-only questions of `evals/decision-train/` (never reported).
 
-Every dev question is answered with the decision switched off (always answer), so each gets the
+Every such question is answered with the decision switched off (always answer), so each gets the
 signals the decision weighs (see assistant/decide.py); the label is whether the guidance answers
 it. A logistic regression over those signals gives the probability; the threshold is the one that
 best balances false declines against wrong answers on dev (most answerable questions answered,
@@ -22,24 +23,28 @@ THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
 MAX_FALSE_DECLINES = 0.05  # the target; the threshold is the highest that keeps dev within it
 
 
-def collect(names: list[str] | None = None, split: str = "dev") -> tuple[list[dict], str]:
-    """(signals, answerable) for every question of the split that reached the decision."""
+def collect(names: list[str] | None = None, split: str = "dev", training: bool = True) -> tuple[list[dict], str]:
+    """(signals, answerable) for every question of the split that reached the decision, and for
+    every question of the training-only sets."""
     from assistant.answer import Turn
     from assistant.service import Service
     from assistant.settings import Settings
-    from evals.sets import by_name
+    from evals.sets import TRAINING_SETS, by_name
 
     base = Settings()
     rows, embedder = [], ""
-    for s in by_name(names):
+    chosen = [(s, split) for s in by_name(names)] + ([(s, "all") for s in TRAINING_SETS] if training else [])
+    for s, wanted in chosen:
         if not s.qa.is_file():
             continue
-        service = Service(Settings(corpus_dir=s.corpus, data_dir=base.data_dir / "eval" / s.name))
+        # Sets on the same documents share one index (the training sets reuse the frozen sets').
+        index = next((e.name for e in by_name(None) if e.corpus == s.corpus), s.name)
+        service = Service(Settings(corpus_dir=s.corpus, data_dir=base.data_dir / "eval" / index))
         service.ingest()
         service.deps().decision_model = DecisionModel({}, 0.0, 0.0)  # always answer: see every signal
         embedder = service.embedder.name
         for item in load_qa(s.qa):
-            if split_of(item.id) != split:
+            if wanted != "all" and split_of(item.id) != wanted:
                 continue
             history: list[Turn] = []
             for earlier in item.history:

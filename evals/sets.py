@@ -34,3 +34,11 @@ def by_name(names: list[str] | None) -> list[EvalSet]:
     if unknown:
         raise ValueError(f"unknown set {', '.join(map(repr, unknown))}; the sets are: {', '.join(known)}")
     return [s for s in SETS if not names or s.name in names]
+
+
+# Extra questions written only to fit the answer-or-decline model (`assistant fit-decision`):
+# every one is used for fitting, none is ever reported, so the frozen sets' test halves stay unseen.
+TRAINING_SETS: tuple[EvalSet, ...] = (
+    EvalSet("train-probation", HERE / "decision-train" / "probation.jsonl", ROOT / "corpus"),
+    EvalSet("train-other", HERE / "decision-train" / "other.jsonl", HERE / "other-corpus" / "docs"),
+)
