@@ -69,8 +69,8 @@ class Profile:
             return self
         names = list(dict.fromkeys(titles))
         listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-        if len(names) > 6:
-            listed = ", ".join(names[:6]) + f" and {len(names) - 6} more documents"
+        if len(names) > 3:  # a decline is read on a phone: three titles say enough
+            listed = ", ".join(names[:3]) + f" and {len(names) - 3} more documents"
         return Profile(
             self.name,
             self.title,

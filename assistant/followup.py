@@ -16,6 +16,7 @@ from assistant.text import STOPWORDS
 
 PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|there|he|she|one)\b", re.IGNORECASE)
 MAX_SUBJECT_WORDS = 5
+PARTICLES = frozenset("off on up out down over in".split())
 SWITCH = re.compile(r"^\s*(and|what about|how about|what of|same for|and for)\b", re.IGNORECASE)
 
 
@@ -50,7 +51,8 @@ def _resolve(question: str, previous: str) -> str:
     subject = re.findall(r"[\w'+-]+", previous)
 
     def scaffolding(word: str) -> bool:
-        return word.lower().replace("'", "") in STOPWORDS
+        word = word.lower().replace("'", "")
+        return word in STOPWORDS and word not in PARTICLES  # "call off" keeps its "off"
 
     # The subject is what is left once the question's own scaffolding is taken off both ends:
     # "what does call off mean" -> "call off"; "tell me about transforming rehabilitation" -> ...
