@@ -165,6 +165,7 @@ def test_a_failing_stage_is_an_error_answer_not_a_traceback(service, monkeypatch
         # follow-ups that point back at what the last question named
         ("how many of them are there", ["whats an RPD"], "12 Regional Probation Directors|11 Probation Service areas"),
         ("when do we need to have it by", ["whats cyber essentials plus"], "at least one month before"),
+        ("who can take part in one", ["what does call off mean"], "qualified onto the framework"),
     ],
 )
 def test_questions_as_people_type_them(service, question, history, expected):
@@ -182,3 +183,11 @@ def test_a_follow_up_is_found_where_the_last_answer_was(service):
     retriever = service.deps().retriever
     quoted = retriever.quoted_by(first.text)
     assert quoted and quoted[0] == first.citations[0].chunk_id
+
+
+def test_a_pointer_is_resolved_to_the_earlier_subject():
+    from assistant.followup import _resolve
+
+    assert _resolve("who can take part in one", "what does call off mean") == "who can take part in call off"
+    assert _resolve("how many of them are there", "whats an RPD") == "how many of RPD are there"
+    assert _resolve("when did that finish", "we got knocked back trying to get on the dynamic framework") == ""
