@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from assistant.answer import Answer, Status, Turn
-from assistant.compose import Composition, compose, strip_markdown
+from assistant.compose import Composition, compose, strip_markdown, weights_for
 from assistant.decide import HEDGE_BELOW, DecisionModel, fallback_rule
 from assistant.followup import Condensed, condense
 from assistant.glossary import Glossary
@@ -143,6 +143,7 @@ def compose_answer(ctx: Context) -> None:
         part_similarities=[(lambda us, v=v: units.similarities(v, us)) for v in ctx.part_vectors] if units else [],
         already_said=ctx.condensed.last_answer,
         known=ctx.deps.retriever.known,
+        weights=weights_for(getattr(ctx.deps.retriever.embedder, "name", "")),
     )
     if ctx.composition is None:
         _decline_not_covered(ctx)
