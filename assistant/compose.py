@@ -2,8 +2,8 @@
 
 No LLM is needed and nothing can be invented: every sentence of the answer is a sentence of a
 cited passage. The composer picks the units (sentences, or a list with the sentence that
-introduces it) that best match the question, within a word budget, and numbers the sources.
-It declines when the chosen evidence does not cover the question well enough.
+introduces it) that best answer the question, by meaning and by words, within a word budget,
+numbers the sources, and reports the signals the decision to answer weighs (see decide.py).
 """
 
 from __future__ import annotations
@@ -54,8 +54,6 @@ class Weights:
     neighbour_share: float = 0.7  # a sentence beside the best one joins it when it scores this share
     same_passage_share: float = 0.8  # more from a cited passage, when it scores this share of the best
     new_passage_share: float = 0.8  # to cite another passage, a unit must score this share of the best
-    fill_gaps: bool = True  # a sentence between two quoted ones of a paragraph is quoted too
-    part_min_cosine: float = 0.0  # the best sentence for one part of a question must be this close to it
     repeat_penalty: float = 0.85  # a sentence the last answer already quoted (a follow-up asks for more)
 
 
@@ -163,12 +161,9 @@ def compose(
 
     # A question that asks two things gets the best sentence for each part as well.
     for part_similarity in part_similarities:
-        part_cosine = part_similarity(candidates)
-        part_scores = part_cosine + weights.lexical * lexical_share
+        part_scores = part_similarity(candidates) + weights.lexical * lexical_share
         for i in np.argsort(-part_scores):
             unit = candidates[int(i)]
-            if part_cosine[int(i)] < weights.part_min_cosine:
-                break  # nothing here answers this part well enough to cite it
             if on_topic(unit):
                 if unit not in chosen and not _overlaps(unit, chosen) and take(unit):
                     cited.add(unit.chunk.chunk_id)
@@ -199,7 +194,7 @@ def compose(
             unmet = [i for i in unmet if not satisfied(i, unit.full_text)]
 
     # A quote does not skip the middle of a thought: a sentence between two quoted ones comes too.
-    for unit in candidates if weights.fill_gaps else ():
+    for unit in candidates:
         beside = [u.order - unit.order for u in chosen if u.chunk is unit.chunk and u.paragraph == unit.paragraph]
         if unit not in chosen and -1 in beside and 1 in beside:
             take(unit)
