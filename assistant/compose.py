@@ -9,13 +9,14 @@ numbers the sources, and reports the signals the decision to answer weighs (see 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from assistant.answer import Citation
 from assistant.chunking import Chunk, strip_markdown, text_fragment_link
+from assistant.embeddings import embedder_kind
 from assistant.intents import Intent, satisfied
 from assistant.text import terms
 from assistant.units import Unit, units_of
@@ -64,7 +65,7 @@ HASHING_WEIGHTS = Weights(lexical=3.0)
 
 
 def weights_for(embedder_name: str) -> Weights:
-    return HASHING_WEIGHTS if embedder_name.startswith("hashing") else WEIGHTS
+    return HASHING_WEIGHTS if embedder_kind(embedder_name) == "hashing" else WEIGHTS
 
 
 def compose(
@@ -76,19 +77,22 @@ def compose(
     idf,
     max_words: int,
     defining_quotes: tuple[str, ...] = (),
-    similarity: Callable[[list[Unit]], np.ndarray] | None = None,
-    part_similarities: list[Callable[[list[Unit]], np.ndarray]] = (),
+    unit_vectors: Callable[[list[Unit]], np.ndarray] | None = None,
+    ask_vector=None,
+    part_vectors: Sequence = (),
     already_said: str = "",
     known: Callable[[str], bool] | None = None,
     weights: Weights = WEIGHTS,
 ) -> Composition | None:
     """The answer, or None when no passage has anything to say about the question.
 
-    Each unit is scored by its cosine with the question (`similarity`, from vectors made at
-    ingest) plus its lexical match; the lexical score alone is used when there are no vectors.
+    Each unit is scored by its cosine with the question (`unit_vectors` gives the units' vectors,
+    made at ingest, as rows) plus its lexical match; the lexical score alone is used when there
+    are no vectors. Each of `part_vectors` (the parts of a two-part question) gets its best unit.
     """
     wanted = set(query_terms)
     candidates = [u for rank, chunk in enumerate(passages) for u in units_of(chunk, rank)]
+    similarity = unit_vectors is not None
     if not candidates or not (wanted or similarity):
         return None
     definition = DEFINITION_QUESTION.search(question) is not None
@@ -101,7 +105,8 @@ def compose(
         )
     top = lexical.max() if len(lexical) else 0.0
     lexical_share = lexical / top if top > 0 else lexical
-    cosine = similarity(candidates) if similarity else np.zeros(len(candidates))
+    vectors = unit_vectors(candidates) if similarity else None  # looked up once, used for every part
+    cosine = vectors @ np.asarray(ask_vector, dtype=np.float32) if similarity else np.zeros(len(candidates))
     combined = cosine + weights.lexical * lexical_share if similarity else lexical_share
     said = strip_markdown(already_said)
     if said:
@@ -160,8 +165,8 @@ def compose(
     cited = {u.chunk.chunk_id for u in chosen}
 
     # A question that asks two things gets the best sentence for each part as well.
-    for part_similarity in part_similarities:
-        part_scores = part_similarity(candidates) + weights.lexical * lexical_share
+    for part_vector in part_vectors if similarity else ():
+        part_scores = vectors @ np.asarray(part_vector, dtype=np.float32) + weights.lexical * lexical_share
         for i in np.argsort(-part_scores):
             unit = candidates[int(i)]
             if on_topic(unit):
@@ -218,16 +223,10 @@ def compose(
     coverage_known = measure_coverage(known_required, evidence_terms, idf)[0]
     total_weight = sum(idf(t) for t in required) or 1.0
     unknown_share = sum(idf(t) for t in required if t not in known_required) / total_weight
-    others = sorted((cos_of[id(u)] for u in candidates), reverse=True)
-    # The rarest word the guidance uses that the quote lacks ("Yorkshire", "fine"): one specific
-    # missing word says more than a share of several common ones.
-    missing_known = [idf(t) for t in known_required if t not in evidence_terms]
-    rarest = max((idf(t) for t in known_required), default=0.0) or 1.0
     signals = {
-        "missing_known_max": round(max(missing_known, default=0.0) / rarest, 4),
         "coverage_known": round(coverage_known, 4),
         "unknown_share": round(unknown_share, 4),
-        "cosine_margin": round(cos_of[id(best)] - float(np.median(others)), 4) if similarity else 0.0,
+        "cosine_margin": round(cos_of[id(best)] - float(np.median(cosine)), 4) if similarity else 0.0,
         "cosine_best": round(max(cos_of[id(u)] for u in chosen), 4) if similarity else 0.0,
         "cosine_first": round(cos_of[id(best)], 4) if similarity else 0.0,
         "lexical_first": round(float(lexical[candidates.index(best)] / top) if top > 0 else 0.0, 4),

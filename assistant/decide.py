@@ -18,6 +18,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.embeddings import embedder_kind
+
 log = logging.getLogger(__name__)
 
 MODEL_FILE = Path(__file__).with_name("decision.json")
@@ -36,10 +38,6 @@ FEATURES = (
     "agreement",  # keyword and vector search both rank the quoted passage in their top 3
     "dense_top",  # the best passage's vector similarity
 )
-
-
-def embedder_kind(embedder_name: str) -> str:
-    return "hashing" if embedder_name.startswith("hashing") else "semantic"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,11 @@ from assistant.text import normalise, terms
 log = logging.getLogger(__name__)
 
 
+def embedder_kind(embedder_name: str) -> str:
+    """'hashing' for the lexical fallback, 'semantic' for a model: their cosines mean different things."""
+    return "hashing" if embedder_name.startswith("hashing") else "semantic"
+
+
 class EmbedderUnavailable(Exception):
     """The configured embedder cannot be used here; the message says what to do."""
 

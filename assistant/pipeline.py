@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from assistant.answer import Answer, Status, Turn
 from assistant.compose import Composition, compose, strip_markdown, weights_for
 from assistant.decide import HEDGE_BELOW, DecisionModel, fallback_rule
@@ -139,8 +141,9 @@ def compose_answer(ctx: Context) -> None:
         idf=ctx.deps.retriever.idf,
         max_words=ctx.deps.settings.max_answer_words,
         defining_quotes=tuple(e.quote for e in ctx.deps.glossary.matches(ctx.condensed.search_text)),
-        similarity=(lambda us: units.similarities(ctx.ask_vector, us)) if units is not None else None,
-        part_similarities=[(lambda us, v=v: units.similarities(v, us)) for v in ctx.part_vectors] if units else [],
+        unit_vectors=units.matrix if units is not None else None,
+        ask_vector=ctx.ask_vector,
+        part_vectors=ctx.part_vectors,
         already_said=ctx.condensed.last_answer,
         known=ctx.deps.retriever.known,
         weights=weights_for(getattr(ctx.deps.retriever.embedder, "name", "")),
@@ -225,8 +228,6 @@ def run(question: str, history: Sequence[Turn], deps: Deps) -> Answer:
 
 
 def _mean(a: list[float], b: list[float]) -> list[float]:
-    import numpy as np
-
     v = np.asarray(a) + np.asarray(b)
     return (v / (np.linalg.norm(v) or 1.0)).tolist()
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from rank_bm25 import BM25Okapi
 
 from assistant.chunking import Chunk
+from assistant.embeddings import embedder_kind
 from assistant.glossary import Glossary
 from assistant.text import terms
 
@@ -73,7 +74,7 @@ class Retriever:
     def encode(self, texts: list[str]) -> list[list[float]]:
         """Question vectors, in one batch. A semantic model reads the glossary-expanded text as
         written; the hashing embedder also gets the corrected stems."""
-        hashing = getattr(self.embedder, "name", "").startswith("hashing")
+        hashing = embedder_kind(getattr(self.embedder, "name", "")) == "hashing"
         expanded = [
             " ".join([self.glossary.expand(t), *self.query_terms(t)]) if hashing else self.glossary.expand(t)
             for t in texts

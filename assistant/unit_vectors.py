@@ -86,16 +86,13 @@ class UnitVectors:
             log.warning("The unit vectors in %s could not be read (%s); they will be recomputed.", path, err)
         return store
 
-    def similarities(self, query_vector, units: list[Unit]) -> np.ndarray:
-        """Cosine of the question with each unit (vectors are unit length). A unit not seen at
-        ingest (an index from an older version) is embedded now and kept."""
-        keys = [unit_key(u.embed_text, self.name) for u in units]
-        missing = list(dict.fromkeys(k for k in keys if k not in self._vectors))
+    def matrix(self, units: list[Unit]) -> np.ndarray:
+        """The units' vectors, one row each (unit length, so a product with a question vector is
+        the cosine). A unit not seen at ingest (an index from an older version) is embedded now and kept."""
+        texts = [u.embed_text for u in units]
+        keys = [unit_key(text, self.name) for text in texts]
+        missing = dict((k, t) for k, t in zip(keys, texts) if k not in self._vectors)
         if missing:
-            by_key = {unit_key(u.embed_text, self.name): u.embed_text for u in units}
-            embedded = self.embedder.embed_documents([by_key[k] for k in missing])
+            embedded = self.embedder.embed_documents(list(missing.values()))
             self._vectors.update(zip(missing, np.asarray(embedded, dtype=np.float32)))
-        if not keys:
-            return np.zeros(0)
-        matrix = np.stack([self._vectors[k] for k in keys])
-        return matrix @ np.asarray(query_vector, dtype=np.float32)
+        return np.stack([self._vectors[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)

@@ -16,7 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from assistant.decide import FEATURES, MODEL_FILE, DecisionModel, embedder_kind
+from assistant.decide import FEATURES, MODEL_FILE, DecisionModel
+from assistant.embeddings import embedder_kind
 from evals.qa import load_qa, split_of
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
