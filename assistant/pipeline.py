@@ -147,6 +147,7 @@ def compose_answer(ctx: Context) -> None:
         already_said=ctx.condensed.last_answer,
         known=ctx.deps.retriever.known,
         weights=weights_for(getattr(ctx.deps.retriever.embedder, "name", "")),
+        passage_similarity={p.chunk.chunk_id: p.dense for p in ctx.passages},
     )
     if ctx.composition is None:
         _decline_not_covered(ctx)

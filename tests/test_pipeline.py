@@ -191,3 +191,13 @@ def test_a_pointer_is_resolved_to_the_earlier_subject():
     assert _resolve("who can take part in one", "what does call off mean") == "who can take part in call off"
     assert _resolve("how many of them are there", "whats an RPD") == "how many of RPD are there"
     assert _resolve("when did that finish", "we got knocked back trying to get on the dynamic framework") == ""
+
+
+def test_a_question_that_only_makes_sense_after_another_borrows_its_subject():
+    from assistant.followup import condense
+
+    history = [Turn("user", "who can apply for a small grant"), Turn("assistant", "Organisations that...")]
+    known = lambda q: True  # noqa: E731 - every question here has a subject of its own
+    for follow_up in ("what if we've only been going about 6 months", "how many more goes do we get"):
+        assert condense(follow_up, history, known).borrowed == "who can apply for a small grant"
+    assert condense("what is the grants portal", history, known).borrowed == ""
