@@ -23,7 +23,7 @@ from assistant.glossary import Glossary
 from assistant.index import IndexError_
 from assistant.intents import Intent, question_intents
 from assistant.prompts import Prompts
-from assistant.question_checks import clean, is_task_request, looks_english
+from assistant.question_checks import clean, is_about_one_persons_case, is_task_request, looks_english
 from assistant.question_parts import split_parts
 from assistant.retrieve import Passage, Retriever
 from assistant.settings import Settings
@@ -73,7 +73,7 @@ class Context:
 
 
 def check_question(ctx: Context) -> None:
-    """Empty, too long, markup only, not English, or a task rather than a question."""
+    """Empty, too long, markup only, not English, a task rather than a question, or one person's case."""
     settings, prompts = ctx.deps.settings, ctx.deps.prompts
     raw = ctx.question or ""
     if len(raw) > settings.max_question_chars:
@@ -90,6 +90,8 @@ def check_question(ctx: Context) -> None:
         ctx.finish(Status.INVALID_QUESTION, prompts.render("invalid_not_english"))
     elif is_task_request(ctx.text):
         ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_out_of_scope"))
+    elif is_about_one_persons_case(ctx.text):
+        ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_individual_case"))
 
 
 def condense_follow_up(ctx: Context) -> None:
