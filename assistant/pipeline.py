@@ -27,6 +27,7 @@ from assistant.question_checks import clean, is_about_one_persons_case, is_task_
 from assistant.question_parts import split_parts
 from assistant.retrieve import Passage, Retriever
 from assistant.settings import Settings
+from assistant.spelling import Speller
 from assistant.text import terms
 from assistant.unit_vectors import UnitVectors
 
@@ -47,6 +48,7 @@ class Deps:
     settings: Settings
     unit_vectors: UnitVectors | None = None  # sentence vectors made at ingest
     decision_model: DecisionModel | None = None  # None: the coverage rule decides
+    speller: Speller | None = None  # misspelt words, as the guidance or English writes them
 
 
 @dataclass
@@ -92,6 +94,12 @@ def check_question(ctx: Context) -> None:
         ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_out_of_scope"))
     elif is_about_one_persons_case(ctx.text):
         ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_individual_case"))
+
+
+def correct_spelling(ctx: Context) -> None:
+    """"probaiton" -> "probation", before anything searches or reads the question."""
+    if ctx.deps.speller is not None:
+        ctx.text = ctx.deps.speller.respell(ctx.text)
 
 
 def condense_follow_up(ctx: Context) -> None:
@@ -196,6 +204,7 @@ def check_citations(ctx: Context) -> None:
 
 STAGES: tuple[Callable[[Context], None], ...] = (
     check_question,
+    correct_spelling,
     condense_follow_up,
     check_scope,
     retrieve,

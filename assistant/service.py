@@ -20,6 +20,8 @@ from assistant.pipeline import Deps, run
 from assistant.prompts import Prompts
 from assistant.retrieve import Retriever
 from assistant.settings import Settings
+from assistant.spelling import Speller
+from assistant.text import words
 from assistant.unit_vectors import UnitVectors
 
 log = logging.getLogger(__name__)
@@ -88,7 +90,8 @@ class Service:
         self.prompts.defaults = self.profile.values(list(dict.fromkeys(links)))
         units = UnitVectors.load(self.settings.index_dir, self.embedder)
         decision = load_model(self.embedder.name)
-        return Deps(retriever, self.glossary, self.prompts, self.settings, units, decision)
+        speller = Speller(w for chunk in manifest.chunks for w in words(chunk.text))
+        return Deps(retriever, self.glossary, self.prompts, self.settings, units, decision, speller)
 
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         try:

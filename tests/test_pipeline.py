@@ -10,6 +10,7 @@ from assistant.chunking import strip_markdown
 def test_the_answer_path_is_one_visible_list_of_stages():
     assert [s.__name__ for s in pipeline.STAGES] == [
         "check_question",
+        "correct_spelling",
         "condense_follow_up",
         "check_scope",
         "retrieve",
