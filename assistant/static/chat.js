@@ -210,7 +210,10 @@
       var root = this.attachShadow({mode: "open"});
       var css = el("link", {rel: "stylesheet", href: BASE + "/static/chat.css"});
       var shell = el("div", {class: "shell", hidden: true});
-      var show = function () { shell.hidden = false; };
+      var show = function () {
+        shell.hidden = false;
+        performance.mark("clinks-chat-ready"); // usable from here: styled, the box and the welcome shown
+      };
       css.addEventListener("load", show);
       css.addEventListener("error", show);
       root.appendChild(css);
