@@ -56,6 +56,15 @@
     return new Intl.DateTimeFormat("en-GB", {day: "numeric", month: "long", year: "numeric", timeZone: "UTC"}).format(d);
   }
 
+  /* A source's address as a link: the app's own /documents/... resolved against the app (not the
+     host page), and only web, e-mail and phone links: never javascript: or the like. */
+  function safeUrl(u) {
+    try {
+      var url = new URL(u, BASE + "/");
+      return /^(https?|mailto|tel):$/.test(url.protocol) ? url.href : null;
+    } catch (e) { return null; }
+  }
+
   function escapeRegExp(s) { return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); }
 
   /* Links in answer text: web addresses, e-mail addresses, and the deployer's contacts' phone
@@ -134,7 +143,7 @@
     var text = a.answer.replace(/\*\*([^*]+)\*\*/g, "$1").replace(/^(\s*)- /gm, "$1• ");
     if (!a.citations || !a.citations.length) return text;
     return text + "\n\nSources:\n" + a.citations.map(function (c) {
-      return "[" + c.n + "] " + c.title + ", " + c.section + (c.date ? " (" + ukDate(c.date) + ")" : "") + ": " + c.url;
+      return "[" + c.n + "] " + c.title + ", " + c.section + (c.date ? " (" + ukDate(c.date) + ")" : "") + ": " + (safeUrl(c.url) || "");
     }).join("\n");
   }
 
@@ -383,10 +392,12 @@
 
     card(c, id) {
       var meta = [c.section, c.date ? "Published " + ukDate(c.date) : ""].filter(Boolean).join(" · ");
+      var href = safeUrl(c.url);
       return el("li", {class: "card", id: id, tabindex: "-1"}, [
         el("span", {class: "num", "aria-hidden": "true", text: String(c.n)}),
         el("div", {}, [
-          el("a", {href: c.url, target: "_blank", rel: "noopener", class: "title"}, [c.title, srOnly(" (opens in a new tab)")]),
+          href ? el("a", {href: href, target: "_blank", rel: "noopener", class: "title"}, [c.title, srOnly(" (opens in a new tab)")])
+            : el("strong", {class: "title", text: c.title}),
           meta ? el("p", {class: "meta", text: meta}) : null,
           el("details", {}, [el("summary", {}, ["Show the quoted passage", srOnly(" from source " + c.n)]), el("blockquote", {text: c.quote.replace(/\*\*/g, "")})])
         ])
