@@ -492,6 +492,18 @@ def test_zoom_reduced_motion_long_questions_and_markup(app_url, host_page, brows
     page.screenshot(path=str(ARTEFACTS / "widget-zoom200.png"))
     assert visit.dialogs == []
     visit.close()
+    # a phone whose reader chose twice the usual text size: everything grows, nothing is cut off
+    visit = Visit(browser, viewport=PHONES["phone390"])
+    page = visit.page
+    visit.context.new_cdp_session(page).send("Page.setFontSizes", {"fontSizes": {"standard": 32, "fixed": 26}})
+    page.goto(host_page, wait_until="load")
+    page.get_by_role("button", name=TITLE).click()
+    close = page.get_by_role("button", name="Close the chat")
+    assert page.locator("clinks-chat .ask label").evaluate("(n) => getComputedStyle(n).fontSize") == "32px"
+    b = close.bounding_box()
+    assert b["x"] + b["width"] <= 390 and page.get_by_role("button", name="Send").bounding_box()["x"] + 10 < 390
+    page.screenshot(path=str(ARTEFACTS / "widget-large-text.png"))
+    visit.close()
 
 
 def test_a_lost_connection_keeps_the_question_and_a_restart_keeps_the_conversation(app, browser):

@@ -218,7 +218,7 @@
       }
       var root = this.attachShadow({mode: "open"});
       var css = el("link", {rel: "stylesheet", href: BASE + "/static/chat.css"});
-      var shell = el("div", {class: "shell", hidden: true});
+      var shell = el("div", {class: "shell", lang: "en-GB", hidden: true});
       var show = function () {
         shell.hidden = false;
         performance.mark("clinks-chat-ready"); // usable from here: styled, the box and the welcome shown
