@@ -12,6 +12,7 @@
   var STORE = "clinks-assistant:conversation";
   var HISTORY_TURNS = 10; // the API takes up to 20 entries: the last 10 questions and answers
   var HISTORY_CHARS = 20000; // the API's limit on one entry
+  var KEEP_TURNS = 50; // what the tab keeps: enough for any conversation, well within sessionStorage
   var reduceMotion = window.matchMedia("(prefers-reduced-motion: reduce)");
   var SVG = "http://www.w3.org/2000/svg";
   var ICONS = {
@@ -310,7 +311,7 @@
       if (window.visualViewport) window.visualViewport.addEventListener("resize", this.fitViewport);
       this.dialog.showModal();
       this.launcher.setAttribute("aria-expanded", "true");
-      this.scrollToEnd();
+      this.showLatest();
       this.box.focus();
     }
 
@@ -349,8 +350,7 @@
       });
       if (this.state.turns.length) this.log.appendChild(this.restart);
       this.onInput();
-      var asked = this.log.querySelectorAll(".you");
-      if (asked.length) this.showTurn(asked[asked.length - 1]);
+      this.showLatest();
     }
 
     welcome() {
@@ -511,8 +511,9 @@
       var q = this.box.value.trim();
       if (this.busy) return;
       if (!q) { this.box.focus(); return; }
-      if (q.length > (this.config.maxChars || 1000)) {
-        this.showRetry("Your question is too long. Please shorten it to " + this.config.maxChars + " characters or fewer, and ask one thing at a time.", false);
+      var max = this.config.maxChars || 1000;
+      if (q.length > max) {
+        this.showRetry("Your question is too long. Please shorten it to " + max + " characters or fewer, and ask one thing at a time.", false);
         this.box.focus();
         return;
       }
@@ -528,7 +529,7 @@
       this.log.appendChild(pending);
       this.box.value = "";
       this.onInput();
-      this.scrollToEnd();
+      this.showTurn(you);
       var shown = "", queue = [], self = this;
       var pump = null;
       var drained = new Promise(function (resolve) { pump = resolve; });
@@ -538,7 +539,7 @@
           if (!streaming) { bubble.textContent = ""; streaming = true; }
           shown += reduceMotion.matches ? queue.splice(0).join("") : queue.shift();
           bubble.textContent = shown.replace(/\*\*/g, "");
-          self.scrollToEnd();
+          self.showTurn(you);
         }
         if (queue.length || !ended) tick();
         else pump();
@@ -551,6 +552,13 @@
         await drained;
         var turn = {q: q, a: answer, rating: null};
         this.state.turns.push(turn);
+        if (this.state.turns.length > KEEP_TURNS) {
+          this.state.turns.splice(0, this.state.turns.length - KEEP_TURNS);
+          this.save();
+          this.renderAll();
+          this.live.textContent = spoken(answer);
+          return;
+        }
         this.save();
         pending.replaceWith(this.answerNode(turn, this.state.turns.length - 1));
         this.log.appendChild(this.restart);
@@ -580,9 +588,13 @@
 
     hideRetry() { this.retry.hidden = true; this.retry.textContent = ""; }
 
-    scrollToEnd() { this.log.scrollTop = this.log.scrollHeight; }
+    showLatest() {
+      var asked = this.log.querySelectorAll(".you");
+      if (asked.length) this.showTurn(asked[asked.length - 1]);
+    }
 
-    /* The latest question at the top of the conversation, so its answer reads from the start. */
+    /* The latest question at the top of the conversation (as far as it scrolls), so its answer
+       reads from the start. */
     showTurn(node) { this.log.scrollTop = Math.max(0, node.offsetTop - 8); }
   }
 
