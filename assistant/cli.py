@@ -18,7 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("--history", action="append", default=[], help="an earlier question (repeat, oldest first)")
-    sub.add_parser("serve", help="serve the web chat")
+    serve = sub.add_parser("serve", help="serve the web chat")
+    serve.add_argument("--host", default=None, help="address to listen on (default: ASSISTANT_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default: ASSISTANT_PORT or 7860)")
     ev = sub.add_parser("eval", help="run the evaluation")
     ev.add_argument("--qa", default=None, help="your own Q&A file (JSON Lines), on the configured corpus")
     ev.add_argument("--set", action="append", default=None, help="run this set only (repeatable); default all")
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from assistant.web import serve
 
-            return serve()
+            return serve(args.host, args.port)
         if args.command == "eval":
             from evals.run import main as eval_main
 

@@ -1,31 +1,23 @@
-"""The web app: a JSON API, a health check and the Gradio chat, in one FastAPI app.
+"""The web app: a JSON API, a health check and the public chat (`chat_web.py`), in one FastAPI app.
 
-The routes stay thin: each calls the service and formats what comes back.
+The routes stay thin: each calls the service and formats what comes back. Nothing here imports
+Gradio: the public app starts in the time it takes to load the index.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import hashlib
-import html
-import json
-import os
-import time
-from collections import OrderedDict
-from pathlib import Path
+from typing import Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
-from assistant.answer import Answer, Turn
-from assistant.feedback import FeedbackStore
+from assistant.answer import Turn
+from assistant.feedback import REASONS, FeedbackStore
 from assistant.service import Service
 from assistant.settings import Settings
 
-STATIC = Path(__file__).parent / "static"
 MAX_HISTORY = 20
 
 
@@ -37,6 +29,7 @@ class HistoryTurn(BaseModel):
 class FeedbackRequest(BaseModel):
     answer_id: str = Field(min_length=8, max_length=64, pattern="^[0-9a-f]+$")
     helpful: bool
+    reason: Literal[tuple(REASONS)] | None = None  # after a thumbs down: one of a fixed list, never free text
 
 
 class AskRequest(BaseModel):
@@ -44,17 +37,7 @@ class AskRequest(BaseModel):
     history: list[HistoryTurn] = Field(default_factory=list, max_length=MAX_HISTORY)
 
 
-STARTING_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="refresh" content="2">
-<title>$title</title></head><body style="font-family: system-ui, sans-serif">
-<main><h1>$title</h1><p role="status">The chat is starting. This page will
-refresh in a moment.</p></main></body></html>"""
-
-
-def create_app(settings: Settings | None = None, service: Service | None = None, defer_chat: bool = False) -> FastAPI:
-    """The app. With `defer_chat`, the API answers at once and the chat is mounted once Gradio
-    (about 4 s to import on a small server) has loaded."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls to outside hosts
+def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
     service = service or Service(settings)
     settings = service.settings
     app = FastAPI(title=service.profile.name, docs_url=None, redoc_url=None, openapi_url=None)
@@ -64,8 +47,11 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
-        # Only the sites named in ASSISTANT_ALLOWED_ORIGINS may show the chat in an iframe.
-        response.headers["Content-Security-Policy"] = f"frame-ancestors {frame_ancestors}"
+        # The app's pages load nothing but the app's own files (no inline script or style), and only
+        # the sites named in ASSISTANT_ALLOWED_ORIGINS may show them in an iframe.
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors {frame_ancestors}"
+        )
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
@@ -92,17 +78,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
 
     @app.post("/api/feedback")
     def api_feedback(body: FeedbackRequest) -> dict:
-        feedback.record(body.answer_id, body.helpful)
+        feedback.record(body.answer_id, body.helpful, body.reason)
         return {"ok": True}
-
-    @app.get("/embed.js")
-    def embed_js() -> Response:
-        # The launcher's label is the deployer's title, as a JSON string (safe inside the script).
-        title = json.dumps(service.profile.title)[1:-1].replace("<", "\\u003c")
-        script = (STATIC / "embed.js").read_text(encoding="utf-8").replace("__ASSISTANT_TITLE__", title)
-        return Response(script, media_type="application/javascript")
-
-    chat_state = {"loaded": not defer_chat}
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
@@ -112,7 +89,6 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
             content={
                 "ok": ready,
                 "index_loaded": ready,
-                "chat_loaded": chat_state["loaded"],
                 "embedder": service.embedder.name,
             },
         )
@@ -128,162 +104,24 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
             return PlainTextResponse(target.read_text(encoding="utf-8", errors="replace"))
         return FileResponse(target)
 
-    @app.get("/")
-    def root() -> RedirectResponse:
-        return RedirectResponse("/chat/")
+    from assistant.chat_web import add_chat  # here, not at the top: it takes AskRequest from this module
 
-    if defer_chat:
-        _mount_chat_when_loaded(app, service, feedback, chat_state)
-    else:
-        _mount_chat(app, build_chat(service, feedback))
+    add_chat(app, service, AskRequest)
     return app
 
 
-def _mount_chat(app: FastAPI, blocks) -> None:
-    import gradio as gr
-
-    gr.mount_gradio_app(app, blocks, path="/chat", footer_links=[], head=ESCAPE_TO_PARENT)
-
-
-def _mount_chat_when_loaded(app: FastAPI, service: Service, feedback: FeedbackStore, state: dict) -> None:
-    """Show a "starting" page at /chat/ until Gradio has loaded, then mount the real chat and run
-    the start-up that `mount_gradio_app` would otherwise run in the app's lifespan."""
-
-    @app.get("/chat", include_in_schema=False)
-    @app.get("/chat/", include_in_schema=False)
-    def chat_starting() -> HTMLResponse:
-        page = STARTING_PAGE.replace("$title", html.escape(service.profile.title))
-        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
-
-    placeholders = [r for r in app.router.routes if getattr(r, "path", "") in ("/chat", "/chat/")]
-    gradio_context = contextlib.AsyncExitStack()
-
-    async def load() -> None:
-        loop = asyncio.get_running_loop()
-        blocks = await loop.run_in_executor(None, build_chat, service, feedback)  # the slow import
-        _mount_chat(app, blocks)
-        for route in placeholders:
-            app.router.routes.remove(route)
-        gradio_app = app.router.routes[-1].app
-        await gradio_context.enter_async_context(gradio_app.router.lifespan_context(gradio_app))
-        gradio_app.get_blocks().run_startup_events()
-        await gradio_app.get_blocks().run_extra_startup_events()
-        state["loaded"] = True
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI):
-        task = asyncio.create_task(load())
-        yield
-        task.cancel()
-        await gradio_context.aclose()
-
-    app.router.lifespan_context = lifespan
-
-
-# In the embedded panel, Escape inside the chat must close the panel too.
-ESCAPE_TO_PARENT = (
-    "<script>document.addEventListener('keydown',function(e){if(e.key==='Escape'&&window.parent!==window)"
-    "{window.parent.postMessage('clinks-assistant:escape','*')}});</script>"
-)
-
-
-def build_chat(service: Service, feedback: FeedbackStore):
-    import gradio as gr
-
-    answer_ids: OrderedDict[str, str] = OrderedDict()  # shown text -> answer id, for the thumbs
-
-    def respond(message: str, history: list[dict]):
-        turns = [Turn(m["role"], _plain(m["content"])) for m in history if m.get("role") in ("user", "assistant")]
-        answer = service.ask(message, turns)
-        full = format_answer(answer)
-        answer_ids[_key(full)] = answer.answer_id
-        while len(answer_ids) > 10000:
-            answer_ids.popitem(last=False)
-        # Stream the words so the answer appears progressively, as people expect from a chat.
-        shown = ""
-        for word in full.split(" "):
-            shown = f"{shown} {word}" if shown else word
-            yield shown
-            time.sleep(0.005)
-
-    def record(data: gr.LikeData) -> None:
-        answer_id = answer_ids.get(_key(_plain(data.value)))
-        if answer_id:
-            feedback.record(answer_id, bool(data.liked))
-
-    # Gradio finds the LikeData argument by its annotation, which must be the class, not a string.
-    record.__annotations__["data"] = gr.LikeData
-
-    profile = service.profile
-    with gr.Blocks(title=profile.title, analytics_enabled=False) as chat:
-        gr.Markdown(f"# {profile.title}")
-        chatbot = gr.Chatbot(
-            label="Conversation", height=480, sanitize_html=True, render_markdown=True, buttons=["copy", "copy_all"]
-        )
-        chatbot.like(record, None, None)
-        gr.ChatInterface(
-            respond,
-            chatbot=chatbot,
-            textbox=gr.Textbox(
-                placeholder="Ask a question, for example: what is market warming?",
-                label="Your question",
-                max_length=20000,
-            ),
-            examples=list(profile.starter_questions) or None,
-            analytics_enabled=False,
-            flagging_mode="never",
-            autofocus=False,
-        )
-        gr.Markdown(
-            "Answers come from the guidance documents and may be out of date: check them against the source linked."
-        )
-    return chat
-
-
-def format_answer(answer: Answer) -> str:
-    """Markdown for the chat: the answer, then numbered sources with their quoted passage."""
-    if not answer.citations:
-        return answer.text
-    parts = [answer.text, "", "**Sources**"]
-    for c in answer.citations:
-        dated = f" ({c.date})" if c.date else ""
-        parts.append(f"{c.n}. [{c.title}: {c.section}]({c.url}){dated}")
-    for c in answer.citations:
-        dated = f", {c.date}" if c.date else ""
-        # One HTML block with no blank line inside, so Markdown keeps the quote within <details>.
-        quote = "<br>".join(html.escape(line) for line in c.quote.splitlines() if line.strip())
-        parts.append(
-            f"<details><summary>Quote from source {c.n}: {html.escape(c.title)}{dated}</summary>"
-            f"<blockquote>{quote}</blockquote></details>"
-        )
-    return "\n".join(parts)
-
-
-def _key(text: str) -> str:
-    return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()
-
-
-def _plain(content) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # Gradio 6 may give message content as parts
-        return " ".join(
-            p if isinstance(p, str) else str(p.get("text", "")) for p in content if isinstance(p, (str, dict))
-        )
-    return str(content)
-
-
-def serve() -> int:
+def serve(host: str | None = None, port: int | None = None) -> int:
     import uvicorn
 
-    service = Service()
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    service = Service(Settings(**overrides))
     summary = service.ensure_index()
     if summary:
         for line in summary.lines():
             print(line)
     service.deps()  # load the index before the first question, not during it
-    app = create_app(service=service, defer_chat=True)
+    app = create_app(service=service)
     settings = service.settings
-    print(f"Serving the chat on http://{settings.host}:{settings.port}/chat/")
+    print(f"Serving the chat on http://{settings.host}:{settings.port}/")
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0
