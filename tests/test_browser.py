@@ -315,7 +315,7 @@ def test_one_announcement_per_answer_and_contacts_are_links(app_url, browser):
     page.evaluate(WATCH_ANNOUNCEMENTS)
     ask(page, "What is market warming?", 1)
     page.wait_for_timeout(300)
-    declined = ask(page, "Who do I call about my Jaggaer password?", 2)
+    declined = ask(page, "How much does Cyber Essentials Plus cost?", 2)
     page.wait_for_timeout(300)
     announced = page.evaluate("() => window.announced")
     assert len(announced) == 2, announced  # the words streamed on screen, but were announced once each
