@@ -9,6 +9,6 @@ the fallback. The group owns:
 - `call.py`: one call within the time limit, every failure named;
 - `sentences.py`: the reply cut into sentences with their [n] markers, as it streams;
 - `checks.py`: citation, facts and meaning checks, with the threshold fitted in `grounding.json`.
-Nothing here is imported by the answer path until it is switched on, except `stage.py`, which is
-small and imports no model.
+With the model off, the answer path imports `stage.py` and what it needs to check sentences (all
+small, plain Python and numpy); no LangChain provider package, no `langchain`, no HTTP client.
 """

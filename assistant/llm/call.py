@@ -109,7 +109,7 @@ def classify(err: BaseException) -> ModelFault:
         return ModelFault("timeout", name)
     if status == 429 or "RateLimit" in name:
         return ModelFault("rate_limited", f"HTTP {status or 429}")
-    if isinstance(status, int):
+    if isinstance(status, int) and not 200 <= status < 300:
         return ModelFault(f"http_{status}", name)
     if "Connect" in name or isinstance(err, ConnectionError) or any(isinstance(c, ConnectionError) for c in chain):
         return ModelFault("unreachable", name)

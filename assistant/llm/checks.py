@@ -201,8 +201,11 @@ class Grounding:
         return self.model.probability(closeness) >= self.model.threshold
 
     def closeness(self, text: str, cited: list[int]) -> Closeness:
-        """How close the text is in meaning to the cited passages' sentences, and to the others'."""
+        """How close the text is in meaning to the cited passages' sentences, and to the others'.
+        A sentence the cited passages also hold (a passage repeated under another heading) does
+        not count against them."""
         vector = np.asarray(self.embedder.embed_query(text), dtype=np.float32)
+        cited_text = " ".join(strip_markdown(self.passages[i].text) for i in cited)
         best = {True: (-1.0, None), False: (0.0, None)}
         for i, units in enumerate(self._units):
             if not units:
@@ -210,6 +213,8 @@ class Grounding:
             if i not in self._vectors:
                 self._vectors[i] = self._unit_matrix(units)
             scores = self._vectors[i] @ vector
+            if i not in cited:
+                scores = np.where([strip_markdown(u.text) in cited_text for u in units], -1.0, scores)
             j = int(np.argmax(scores))
             if scores[j] > best[i in cited][0]:
                 best[i in cited] = (float(scores[j]), units[j])

@@ -184,11 +184,13 @@ def write_with_model(ctx) -> None:
     writer.write(ctx)
 
 
-def make_writer(settings: Settings, prompts: Prompts, embedder, unit_vectors) -> Writer:
-    """The writer the settings ask for; raises models.ModelUnavailable with what to do."""
-    from assistant.llm.models import make_chat_model
+def make_writer(settings: Settings, prompts: Prompts, embedder, unit_vectors, model=None) -> Writer:
+    """The writer the settings ask for; raises models.ModelUnavailable with what to do. `model`:
+    a chat model to use instead of the configured one (the tests' fake models)."""
+    if model is None:
+        from assistant.llm.models import make_chat_model
 
-    model = make_chat_model(settings)
+        model = make_chat_model(settings)
     return Writer(
         ModelCaller(model),
         prompts,
