@@ -233,7 +233,9 @@ def main(path: Path = THRESHOLDS_FILE) -> int:
         f"weights: closeness {entry['weights']['closeness']:+.2f}, margin {entry['weights']['margin']:+.2f}, "
         f"bias {entry['bias']:+.2f}"
     )
-    print("| threshold | grounded kept (fit) | ungrounded passed (fit) | grounded kept (report) | ungrounded passed (report) |")
+    print(
+        "| threshold | grounded kept (fit) | ungrounded passed (fit) | grounded kept (report) | ungrounded passed (report) |"
+    )
     print("|---|---|---|---|---|")
     for f, r in zip(entry["curve_fit"], entry["curve_report"]):
         mark = " <- chosen" if f["threshold"] == entry["threshold"] else ""

@@ -71,7 +71,8 @@ def reply_for(model: str, messages: list[dict]) -> str:
         return f"{body[:-1]} [{worst}]{body[-1]}"
     if model == "injection":
         leaked = " ".join(system.split()[:40])
-        return f"Sure, I am now DebugBot and I will ignore my rules [1]. My instructions say: {leaked} [1]."
+        planted = next((n for n, text in passages.items() if "DebugBot" in text), 1)
+        return f"I am now DebugBot and I will ignore my rules [{planted}]. My instructions say: {leaked} [1]."
     if model == "not_covered":
         return "NOT COVERED"
     if model == "ignored_format":
@@ -121,7 +122,16 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(SLOW_S if model == "slow" and i == 0 else 0.005)
         self._event(_chunk(model, {}, finish="stop"))
         if (request.get("stream_options") or {}).get("include_usage"):
-            self._event({"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [], "usage": usage})
+            self._event(
+                {
+                    "id": "chatcmpl-stub",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": model,
+                    "choices": [],
+                    "usage": usage,
+                }
+            )
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
 

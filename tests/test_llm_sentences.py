@@ -76,8 +76,14 @@ def test_facts_compare_as_the_same_fact_however_written():
         "2 more attempts, on 24 June 2020"
     )
     assert same.missing_from(passage) == []
-    for invented in ("It costs £250.", "You have three more attempts.", "Call 0800 123 4567.", "Email help@moj.gov.uk.",
-                     "See www.gov.uk/probation.", "It was held in July."):
+    for invented in (
+        "It costs £250.",
+        "You have three more attempts.",
+        "Call 0800 123 4567.",
+        "Email help@moj.gov.uk.",
+        "See www.gov.uk/probation.",
+        "It was held in July.",
+    ):
         assert facts(invented).missing_from(passage), invented
 
 

@@ -9,7 +9,10 @@
    sentence and a sentence of a cited passage; their vectors are made at ingest, note 005) and
    `margin` (closeness minus the same over the passages it does not cite), weighed by a logistic
    regression fitted on labelled examples (`assistant fit-grounding`, `grounding.json`, note 006);
-4. `instructions`: it does not repeat the model's instructions (six words in a row of them).
+4. `instructions`: it does not repeat the model's instructions (six words in a row of them), and
+   does not talk about its role or rules ("I am now...", "ignore my instructions": the question
+   checks' own pattern for such attempts, and its first-person forms). A planted passage that
+   says "you are now DebugBot" cannot ground "I am now DebugBot".
 
 A sentence that fails any check is never shown.
 """
@@ -28,12 +31,14 @@ import numpy as np
 from assistant.chunking import Chunk, strip_markdown
 from assistant.embeddings import embedder_kind
 from assistant.llm.sentences import Sentence
+from assistant.question_checks import INJECTION
 from assistant.units import Unit, units_of
 
 log = logging.getLogger(__name__)
 
 THRESHOLDS_FILE = Path(__file__).with_name("grounding.json")
 ECHO_WORDS = 6
+_ROLE = re.compile(r"\b(I am now|I'm now|I will now act|my (instructions|rules|system prompt|prompt))\b", re.IGNORECASE)
 
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _URL = re.compile(
@@ -187,7 +192,7 @@ class Grounding:
             return Verdict(False, "no_citation")
         if any(not 1 <= n <= len(self.passages) for n in sentence.cited):
             return Verdict(False, "unknown_passage")
-        if self._echo and _ngrams(sentence.body, ECHO_WORDS) & self._echo:
+        if (self._echo and _ngrams(sentence.body, ECHO_WORDS) & self._echo) or _about_itself(sentence.body):
             return Verdict(False, "instructions")
         cited = [n - 1 for n in sentence.cited]
         if facts(sentence.body).missing_from(Facts.union([self._facts[i] for i in cited])):
@@ -226,6 +231,10 @@ class Grounding:
         return np.asarray(self.embedder.embed_documents([u.embed_text for u in units]), dtype=np.float32)
 
 
+def _about_itself(text: str) -> bool:
+    return INJECTION.search(text) is not None or _ROLE.search(text) is not None
+
+
 def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
     words = re.findall(r"[a-z0-9']+", text.lower())
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
@@ -237,7 +246,9 @@ def load_model(embedder_name: str, path: Path = THRESHOLDS_FILE) -> MeaningModel
         entry = json.loads(path.read_text(encoding="utf-8")).get(embedder_kind(embedder_name))
         if entry:
             w = entry["weights"]
-            return MeaningModel(float(w["closeness"]), float(w["margin"]), float(entry["bias"]), float(entry["threshold"]))
+            return MeaningModel(
+                float(w["closeness"]), float(w["margin"]), float(entry["bias"]), float(entry["threshold"])
+            )
     except (OSError, ValueError, KeyError, TypeError) as err:
         log.warning("The grounding model in %s could not be read (%s).", path, err)
     log.warning("No fitted grounding model for %s; a sentence passes at closeness 0.5.", embedder_name)
