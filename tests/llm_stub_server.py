@@ -11,6 +11,7 @@ POST /v1/chat/completions, streamed or not, with a reply scripted by the request
 - injection: obeys an injected instruction (a new role, and the instructions repeated, "cited");
 - not_covered: NOT COVERED;
 - slow: waits SLOW_S before answering (streamed: one word at once, then the wait);
+- stall_later: the grounded sentence, then a second one that stops half-way for SLOW_S;
 - error_500, rate_limited (429), unauthorized (401): that HTTP status with an error body;
 - malformed: a 200 whose body is not JSON;  empty: a reply with no text;
 - ignored_format: a plain paragraph without sentence ends or markers.
@@ -79,6 +80,8 @@ def reply_for(model: str, messages: list[dict]) -> str:
         return "well it depends on lots of things really and you should ask someone who knows"
     if model == "empty":
         return ""
+    if model == "stall_later":
+        return f"{grounded} It also says that"
     return grounded  # slow, and anything else
 
 
@@ -110,7 +113,7 @@ class Handler(BaseHTTPRequestHandler):
         usage = {"prompt_tokens": len(json.dumps(request["messages"])) // 4, "completion_tokens": len(text.split())}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         if not stream:
-            if model == "slow":
+            if model in ("slow", "stall_later"):
                 time.sleep(SLOW_S)
             return self._json(200, _completion(model, text, usage))
         self.send_response(200)
@@ -119,7 +122,8 @@ class Handler(BaseHTTPRequestHandler):
         words = re.findall(r"\S+\s*", text)
         for i, word in enumerate(words):
             self._event(_chunk(model, {"role": "assistant", "content": word} if i == 0 else {"content": word}))
-            time.sleep(SLOW_S if model == "slow" and i == 0 else 0.005)
+            stall = (model == "slow" and i == 0) or (model == "stall_later" and i == len(words) - 2)
+            time.sleep(SLOW_S if stall else 0.005)
         self._event(_chunk(model, {}, finish="stop"))
         if (request.get("stream_options") or {}).get("include_usage"):
             self._event(

@@ -123,6 +123,16 @@ def test_every_fault_ends_in_the_quoted_answer_within_the_time_limit(service, st
     assert not any("qualify onto" in line for line in caplog.records for line in [line.getMessage()])
 
 
+def test_a_stream_that_stalls_after_a_checked_sentence_keeps_what_was_shown(service, stub):
+    svc = llm_service(service, stub[0], "stall_later")
+    answer, pieces, seconds = ask(svc, streamed=True)
+    assert answer.answered_by == "llm" and pieces == [f"{FREE} [1]"] and answer.text == pieces[0]
+    assert answer.model_report["outcome"] == "answered_then_timeout" and seconds < TIMEOUT_S + MARGIN_S
+    plain, _, seconds = ask(svc, streamed=False)  # asked plainly, the whole reply never came in time
+    assert plain.answered_by == "extractive" and plain.model_report["outcome"] == "timeout"
+    assert seconds < TIMEOUT_S + MARGIN_S
+
+
 def test_what_is_sent_is_delimited_redacted_and_holds_no_key(service, stub):
     base_url, log = stub
     svc = llm_service(service, base_url, "grounded", llm_api_key=SecretStr("sk-test-not-logged"))
