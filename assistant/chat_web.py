@@ -16,9 +16,9 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool
 
-from assistant.answer import Turn
+from assistant.answer import Answer, Turn
 from assistant.feedback import REASONS
 from assistant.service import Service
 
@@ -58,12 +58,16 @@ def add_chat(app: FastAPI, service: Service, ask_request: type) -> None:
     async def api_ask_stream(body: ask_request):  # type: ignore[valid-type]
         """`text` events carry the answer's text in pieces as it is sent; the last event, `answer`,
         carries exactly what `/api/ask` returns. Answering runs in a worker thread, so the event
-        loop is never held."""
+        loop is never held (`Service.ask_stream`)."""
         history = [Turn(t.role, t.content) for t in body.history]
-        answer = await run_in_threadpool(service.ask, body.question, history)
-        for piece in pieces(answer.text):
-            yield ServerSentEvent(event="text", data=piece)
-        yield ServerSentEvent(event="answer", data=answer.to_json())
+        # With a language model on, each checked sentence arrives as it passes; quoted answers
+        # arrive whole. Either way the screen gets a few words per event.
+        async for item in iterate_in_threadpool(service.ask_stream(body.question, history)):
+            if isinstance(item, Answer):
+                yield ServerSentEvent(event="answer", data=item.to_json())
+            else:
+                for piece in pieces(item):
+                    yield ServerSentEvent(event="text", data=piece)
 
 
 def chat_config(service: Service) -> dict:

@@ -22,6 +22,7 @@ from assistant.followup import Condensed, condense
 from assistant.glossary import Glossary
 from assistant.index import IndexError_
 from assistant.intents import Intent, question_intents
+from assistant.llm.stage import Writer, write_with_model
 from assistant.prompts import Prompts
 from assistant.question_checks import clean, is_about_one_persons_case, is_task_request, looks_english
 from assistant.question_parts import split_parts
@@ -49,6 +50,7 @@ class Deps:
     unit_vectors: UnitVectors | None = None  # sentence vectors made at ingest
     decision_model: DecisionModel | None = None  # None: the coverage rule decides
     speller: Speller | None = None  # misspelt words, as the guidance or English writes them
+    llm: Writer | None = None  # the optional language model (ASSISTANT_LLM_PROVIDER); None: quotes only
 
 
 @dataclass
@@ -68,6 +70,8 @@ class Context:
     composition: Composition | None = None
     signals: dict[str, float] = field(default_factory=dict)
     hedged: bool = False
+    on_piece: Callable[[str], None] | None = None  # streaming: each checked sentence, as it passes
+    model_report: dict = field(default_factory=dict)  # what the language model did, when it is on
     answer: Answer | None = None
 
     def finish(self, status: Status, text: str) -> None:
@@ -208,14 +212,15 @@ STAGES: tuple[Callable[[Context], None], ...] = (
     condense_follow_up,
     check_scope,
     retrieve,
+    write_with_model,  # optional (assistant/llm/): does nothing unless a language model is set
     compose_answer,
     decide,
     check_citations,
 )
 
 
-def run(question: str, history: Sequence[Turn], deps: Deps) -> Answer:
-    ctx = Context(question=question, history=history, deps=deps)
+def run(question: str, history: Sequence[Turn], deps: Deps, on_piece: Callable[[str], None] | None = None) -> Answer:
+    ctx = Context(question=question, history=history, deps=deps, on_piece=on_piece)
     timings: dict[str, float] = {}
     try:
         for stage in STAGES:
@@ -233,6 +238,7 @@ def run(question: str, history: Sequence[Turn], deps: Deps) -> Answer:
         ctx.answer = Answer(text=deps.prompts.render("error", reason=GENERIC_FAILURE), status=Status.ERROR)
     answer = ctx.answer
     answer.signals = ctx.signals
+    answer.model_report = ctx.model_report
     answer.timings_ms = timings
     answer.retrieved_ids = [p.chunk.chunk_id for p in ctx.passages]
     answer.answer_id = uuid.uuid4().hex

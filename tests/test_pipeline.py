@@ -14,6 +14,7 @@ def test_the_answer_path_is_one_visible_list_of_stages():
         "condense_follow_up",
         "check_scope",
         "retrieve",
+        "write_with_model",
         "compose_answer",
         "decide",
         "check_citations",
