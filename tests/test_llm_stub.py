@@ -225,3 +225,29 @@ def test_the_eval_runs_with_the_model_and_reports_the_engines(stub, tmp_path):
     assert [r["answered_by"] for r in rows] == ["llm", "extractive"]
     reports = "".join(p.read_text() for p in out.iterdir() if p.suffix in (".json", ".md", ".jsonl"))
     assert "sk-test-not-in-reports" not in reports and "## Engines" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "script,engine", [("grounded", "llm"), ("invented_later", "llm"), ("invented_first", "extractive")]
+)
+def test_the_chat_stream_carries_only_checked_sentences(service, stub, script, engine):
+    """POST /api/ask/stream with the model on: the text events joined are the final answer, and an
+    invented figure never reaches the screen."""
+    from fastapi.testclient import TestClient
+
+    from assistant.web import create_app
+
+    svc = llm_service(service, stub[0], script)
+    with TestClient(create_app(service=svc)) as client:
+        response = client.post("/api/ask/stream", json={"question": COST, "history": []})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+    events = [
+        (block.split("event: ")[1].split("\n")[0], json.loads(block.split("data: ", 1)[1]))
+        for block in response.text.strip().split("\n\n")
+        if "event: " in block
+    ]
+    texts = [data for name, data in events if name == "text"]
+    final = [data for name, data in events if name == "answer"]
+    assert len(final) == 1 and events[-1][0] == "answer"
+    assert "".join(texts) == final[0]["answer"] and final[0]["answered_by"] == engine
+    assert FREE in final[0]["answer"] and "£250" not in "".join(texts)
