@@ -3,12 +3,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: run test install browser ingest eval bench lint
+.PHONY: run test install browser postgres ingest eval bench lint
 
 run: install
 	$(VENV)/bin/assistant serve
 
-test: install browser
+test: install browser postgres
 	$(VENV)/bin/ruff check assistant evals tests scripts
 	$(PY) -m pytest
 
@@ -29,6 +29,10 @@ $(VENV)/.installed: pyproject.toml
 # Browser tests: Debian's Chromium (never a downloaded browser) and axe-core from npm.
 browser: node_modules/axe-core/axe.min.js
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+
+# The store tests run against a real PostgreSQL server too (a throw-away cluster each test run).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql)
 
 node_modules/axe-core/axe.min.js:
 	npm install --no-save --no-audit --no-fund --silent axe-core@4

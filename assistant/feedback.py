@@ -1,14 +1,21 @@
-"""Thumbs up/down on answers, kept in SQLite in the data folder.
+"""Thumbs up/down on answers, in the database (`stores/`).
 
-Only the answer id, the verdict and, after a thumbs down, one reason from a fixed list are stored:
-never the question, which may hold personal data.
+Stored: the answer id, the verdict, when, and after a thumbs down one reason from a fixed list,
+with the answer's own text and sources (for the console's "answers most often marked unhelpful";
+cleared after the retention period). Never the question: a question is kept only as the kept
+questions store allows (`stores/kept.py`), redacted.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import json
 import time
-from pathlib import Path
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from assistant.stores.database import Database, DatabaseUnavailable
+from assistant.stores.tables import feedback
 
 # What a thumbs down may say, as the chat offers it: a fixed list, so nothing typed is ever stored.
 REASONS = {
@@ -17,46 +24,102 @@ REASONS = {
     "unclear": "It was hard to understand",
     "sources": "The sources did not help",
 }
+DAY = 86400
+
+
+class FeedbackUnavailable(Exception):
+    """Feedback cannot be saved (a read-only data folder, a full disk, a database that is down...)."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    created_at: float
+    helpful: bool
+    reason: str | None
+    answer_text: str | None
+    sources: list[str]
 
 
 class FeedbackStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=5)
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS feedback (answer_id TEXT NOT NULL, helpful INTEGER NOT NULL, created_at REAL NOT NULL)"
-        )
-        columns = [row[1] for row in conn.execute("PRAGMA table_info(feedback)")]
-        if "reason" not in columns:  # a store from before reasons: add the column, keep every row
-            conn.execute("ALTER TABLE feedback ADD COLUMN reason TEXT")
-        return conn
-
-    def record(self, answer_id: str, helpful: bool, reason: str | None = None) -> None:
-        """A verdict; a reason given after a thumbs down completes that verdict's row rather
-        than counting the thumbs down twice."""
+    def record(
+        self,
+        answer_id: str,
+        helpful: bool,
+        reason: str | None = None,
+        answer_text: str | None = None,
+        sources: list[str] | None = None,
+    ) -> bool:
+        """A verdict; a reason given after a thumbs down completes that verdict's row rather than
+        counting the thumbs down twice. True when a new verdict was stored."""
         if reason is not None and reason not in REASONS:
             raise ValueError(f"unknown reason {reason!r}")
-        with self._connect() as conn:
-            if reason and not helpful:
-                updated = conn.execute(
-                    "UPDATE feedback SET reason = ? WHERE rowid = (SELECT max(rowid) FROM feedback"
-                    " WHERE answer_id = ? AND helpful = 0)",
-                    (reason, answer_id),
-                ).rowcount
-                if updated:
-                    return
-            conn.execute(
-                "INSERT INTO feedback (answer_id, helpful, created_at, reason) VALUES (?, ?, ?, ?)",
-                (answer_id, int(helpful), time.time(), reason),
-            )
+        try:
+            with self.db.begin() as conn:
+                if reason and not helpful:
+                    latest = conn.execute(
+                        sa.select(sa.func.max(feedback.c.id)).where(
+                            feedback.c.answer_id == answer_id, feedback.c.helpful.is_(False)
+                        )
+                    ).scalar()
+                    if latest is not None:
+                        conn.execute(sa.update(feedback).where(feedback.c.id == latest).values(reason=reason))
+                        return False
+                conn.execute(
+                    sa.insert(feedback).values(
+                        answer_id=answer_id,
+                        helpful=bool(helpful),
+                        created_at=time.time(),
+                        reason=reason,
+                        answer_text=None if helpful else answer_text,
+                        sources=None if helpful or sources is None else json.dumps(sources, ensure_ascii=False),
+                    )
+                )
+                return True
+        except (sa.exc.SQLAlchemyError, DatabaseUnavailable, OSError) as err:
+            raise FeedbackUnavailable(f"Feedback cannot be saved in {self.db.safe_url} ({err}).") from err
+
+    def writable(self) -> tuple[bool, str]:
+        """Can feedback be saved? Checked without writing a row (for the health check)."""
+        try:
+            self.db.migrate()
+            if self.db.is_sqlite:
+                raw = self.db.engine.raw_connection()
+                try:
+                    raw.execute("BEGIN IMMEDIATE")  # takes the write lock: fails on a read-only file
+                    raw.rollback()
+                finally:
+                    raw.close()
+            else:
+                with self.db.engine.connect() as conn:
+                    conn.execute(sa.text("SELECT 1"))
+            return True, "ok"
+        except Exception as err:  # any failure means "cannot save now"; the detail names its kind only
+            return False, f"cannot be written ({type(err).__name__})"
 
     def all(self) -> list[tuple[str, bool]]:
-        with self._connect() as conn:
-            return [(a, bool(h)) for a, h in conn.execute("SELECT answer_id, helpful FROM feedback ORDER BY rowid")]
+        with self.db.connect() as conn:
+            rows = conn.execute(sa.select(feedback.c.answer_id, feedback.c.helpful).order_by(feedback.c.id))
+            return [(a, bool(h)) for a, h in rows]
 
     def reasons(self) -> list[tuple[str, str | None]]:
-        with self._connect() as conn:
-            return list(conn.execute("SELECT answer_id, reason FROM feedback WHERE helpful = 0 ORDER BY rowid"))
+        query = sa.select(feedback.c.answer_id, feedback.c.reason).where(feedback.c.helpful.is_(False))
+        with self.db.connect() as conn:
+            return [tuple(r) for r in conn.execute(query.order_by(feedback.c.id))]
+
+    def since(self, days: float, now: float | None = None) -> list[Verdict]:
+        start = (now or time.time()) - days * DAY
+        query = sa.select(feedback).where(feedback.c.created_at >= start).order_by(feedback.c.id)
+        with self.db.connect() as conn:
+            return [
+                Verdict(
+                    r["created_at"],
+                    bool(r["helpful"]),
+                    r["reason"],
+                    r["answer_text"],
+                    json.loads(r["sources"]) if r["sources"] else [],
+                )
+                for r in conn.execute(query).mappings()
+            ]

@@ -43,6 +43,24 @@ class Settings(BaseSettings):
         default_factory=list, description="Sites allowed to embed the chat (CSP frame-ancestors, CORS)."
     )
 
+    # ---- Records (assistant/stores/) and the staff console (assistant/console/).
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the records database (postgresql+psycopg://...); default: SQLite in the data folder.",
+    )
+    keep_questions: bool = Field(
+        True, description="Keep declined and thumbs-down questions, redacted, for the console's gaps view."
+    )
+    keep_days: int = Field(90, ge=1, le=3650, description="Kept questions are deleted after this many days.")
+    audit_days: int = Field(365, ge=1, le=3650, description="Audit log entries are deleted after this many days.")
+    admin_password: SecretStr | None = Field(
+        None, description="Turns the staff console on (/admin/, /api/admin/*); unset: both are 404."
+    )
+    admin_session_hours: float = Field(8, gt=0, le=168, description="A console login lasts this long.")
+    admin_login_attempts: int = Field(
+        5, ge=1, le=100, description="Failed logins allowed per address in 15 minutes (ten times that from all)."
+    )
+
     # ---- Optional: answers written by a language model (assistant/llm/). Off unless a provider is set;
     # every sentence it writes is checked against the passage it cites, and the quoted answer is
     # the fallback. Only the provider's own package is imported, and only when it is switched on.
@@ -58,12 +76,19 @@ class Settings(BaseSettings):
     )
     llm_max_tokens: int = Field(400, ge=50, le=8000, description="Longest answer the model may write, in tokens.")
 
-    @field_serializer("llm_api_key", when_used="json")
+    @field_serializer("llm_api_key", "admin_password", when_used="json")
     def _key_in_json(self, key: SecretStr | None, info) -> str | None:
         """Masked in every dump (reports, logs), except the in-process copy the service cache makes."""
         if key is None:
             return None
         return key.get_secret_value() if (info.context or {}).get("reveal_secrets") else str(key)
+
+    @property
+    def records_url(self) -> str:
+        """The records database: ASSISTANT_DATABASE_URL, or SQLite in the data folder."""
+        from assistant.stores.database import database_url
+
+        return database_url(self.data_dir, self.database_url)
 
     @property
     def index_dir(self) -> Path:

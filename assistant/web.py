@@ -17,6 +17,7 @@ from assistant.answer import Turn
 from assistant.feedback import REASONS, FeedbackStore
 from assistant.service import Service
 from assistant.settings import Settings
+from assistant.stores.database import open_database
 
 MAX_HISTORY = 20
 
@@ -41,7 +42,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     service = service or Service(settings)
     settings = service.settings
     app = FastAPI(title=service.profile.name, docs_url=None, redoc_url=None, openapi_url=None)
-    feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
+    feedback = FeedbackStore(open_database(settings.records_url))
     frame_ancestors = " ".join(["'self'", *settings.allowed_origins])
 
     @app.middleware("http")

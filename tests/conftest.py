@@ -105,3 +105,24 @@ def tiny_model(tmp_path_factory) -> Path:
     out = base / "model"
     model.save(str(out), create_model_card=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A real PostgreSQL server on 127.0.0.1 for the session (skipped, saying why, without Debian's
+    postgresql package)."""
+    from tests.pg_cluster import Cluster
+
+    cluster = Cluster().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """Each store test runs on both databases: SQLite in a temporary folder, and a new database in
+    the session's PostgreSQL cluster."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'feedback.sqlite3'}"
+    cluster = request.getfixturevalue("pg_cluster")
+    return cluster.new_database(f"t{abs(hash(request.node.nodeid)) % 10**10}_{os.getpid()}")

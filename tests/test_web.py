@@ -99,6 +99,7 @@ def test_embedding_headers_and_feedback_api(service, tmp_path):
         == 422
     )
     from assistant.feedback import FeedbackStore
+    from assistant.stores.database import Database
 
-    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    store = FeedbackStore(Database(f"sqlite:///{tmp_path / 'feedback.sqlite3'}"))
     assert store.all() == [(answer_id, False)] and store.reasons() == [(answer_id, "wrong")]

@@ -1,0 +1,97 @@
+"""The current shape of every table (SQLAlchemy Core). The migrations in `migrations/versions/`
+build exactly this; a test checks that they agree."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, Float, Integer, LargeBinary, MetaData, String, Table, Text
+
+metadata = MetaData()
+
+# Thumbs up/down. `answer_text` and `sources` are kept after a thumbs down only (the answer, never
+# the question), for the console's "answers most often marked unhelpful"; cleared after the
+# retention period.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("answer_id", Text, nullable=False),
+    Column("helpful", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("reason", Text),
+    Column("answer_text", Text),
+    Column("sources", Text),  # JSON list of "title: section"
+)
+
+# Declined questions and questions whose answer got a thumbs down, redacted before they are written.
+kept_questions = Table(
+    "kept_questions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # "declined" or "thumbs_down"
+    Column("status", String(32), nullable=False),  # the answer's status
+    Column("reason", String(32)),  # the reason given after a thumbs down, if any
+    Column("text", Text, nullable=False),  # redacted
+    Column("redacted", String(200), nullable=False, default=""),  # kinds of personal data replaced
+    Column("embedder", String(200)),  # which embedder made `vector`
+    Column("vector", LargeBinary),  # float32, for grouping by meaning
+)
+
+# Counts only, no text: answers per ISO week (Monday's date) and outcome.
+answer_counts = Table(
+    "answer_counts",
+    metadata,
+    Column("week", String(10), primary_key=True),
+    Column("outcome", String(16), primary_key=True),  # "answered" or "declined"
+    Column("count", Integer, nullable=False, default=0),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False, index=True),
+    Column("who", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+)
+
+admin_sessions = Table(
+    "admin_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 of the cookie: the cookie itself is never stored
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, index=True),
+    Column("client", String(64), nullable=False, default=""),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False, index=True),
+    Column("client", String(64), nullable=False),
+)
+
+ingest_jobs = Table(
+    "ingest_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", Float, nullable=False),
+    Column("action", String(32), nullable=False),  # upload, replace, remove, edit
+    Column("name", String(300), nullable=False),
+    Column("state", String(16), nullable=False),  # running, done, failed
+    Column("done", Integer, nullable=False, default=0),
+    Column("total", Integer, nullable=False, default=0),
+    Column("message", Text, nullable=False, default=""),
+    Column("finished_at", Float),
+)
+
+document_status = Table(
+    "document_status",
+    metadata,
+    Column("name", String(300), primary_key=True),
+    Column("file_hash", String(64), nullable=False),
+    Column("ingested_at", Float, nullable=False),
+)
