@@ -1,6 +1,6 @@
 """Personal data out of text before it leaves the machine or is kept: email addresses, phone
-numbers, National Insurance numbers, postcodes, payment card numbers and dates of birth become
-plain placeholders ("[email]", "[phone number]"...).
+numbers, National Insurance numbers, postcodes, payment card numbers, bank sort codes and account
+numbers, dates of birth and people's names become plain placeholders ("[email]", "[name]"...).
 
 Standalone: it needs nothing else from the assistant, so anything that sends text away (the
 optional language model's prompt) or keeps it (a staff console's logs) can use it. Phone numbers
@@ -8,7 +8,15 @@ are found by Google's libphonenumber (the `phonenumberslite` package), which kno
 numbering format; the other kinds have one pattern each, and card numbers must also pass the Luhn
 check, so an invoice or framework reference is not taken for a card. A date counts as a date of
 birth only next to a word that says so ("born", "DOB", "date of birth"): a question about a
-deadline keeps its date. Names are not found: that needs a language model of its own.
+deadline keeps its date.
+
+Names are found where they can be recognised without a language model (`names.py`): a first name
+from the US census lists (the `names` package) or our list of names common in England and Wales
+today, with the surname after it; any word after "Mr", "Mrs", "Dr"..., "my name is", "called" or
+"my son", "my client"... Words that are far more often something else in these questions (Kent,
+May, Grant, Will) count only after such a cue. A name that is none of these (an unusual name,
+typed in lower case, with no cue) is missed: the chat still asks people not to share personal
+details.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ PLACEHOLDERS = {
     "date_of_birth": "[date of birth]",
     "phone": "[phone number]",
     "postcode": "[postcode]",
+    "account_number": "[account number]",
+    "name": "[name]",
 }
 
 _EMAIL = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
@@ -40,6 +50,9 @@ _BIRTH_CUE = r"(?:born|birth\s?day|date\s+of\s+birth|d\.?o\.?b\.?)"
 _DOB = re.compile(rf"\b{_BIRTH_CUE}(?:\W+\w+){{0,3}}?\W+({_DATE})", re.IGNORECASE)
 # The Royal Mail's postcode format (outward code, space optional, inward code), any case.
 _POSTCODE = re.compile(r"\b(?:GIR ?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]? ?\d[ABD-HJLNP-UW-Z]{2})\b", re.IGNORECASE)
+# A sort code or an account number: after a word that says so (a date can look like a sort code).
+_SORT_CODE = re.compile(r"\bsort\s*code(?:\s+is)?\W{0,3}(\d{2}[- ]?\d{2}[- ]?\d{2})\b", re.IGNORECASE)
+_ACCOUNT = re.compile(r"\b(?:account|acct|a/c)(?:\s+(?:number|no\.?|num))?\W{0,3}(\d[\d ]{6,9}\d)\b", re.IGNORECASE)
 MIN_PHONE_DIGITS = 10  # UK numbers have 10 or 11 digits; shorter runs are counts, years or references
 
 
@@ -73,9 +86,23 @@ def redact(text: str) -> Redacted:
     text = replace("card_number", _CARD, text, valid=_luhn)
     text = replace("ni_number", _NI, text)
     text = replace("date_of_birth", _DOB, text, group=1)
+    text = replace("account_number", _SORT_CODE, text, group=1)
+    text = replace("account_number", _ACCOUNT, text, group=1)
     text = _redact_phones(text, found)
     text = replace("postcode", _POSTCODE, text)
+    text = _redact_names(text, found)
     return Redacted(text, found)
+
+
+def _redact_names(text: str, found: dict[str, int]) -> str:
+    from assistant.names import name_spans  # the name lists load once, on first use
+
+    spans = name_spans(text)
+    for start, end in reversed(spans):
+        text = text[:start] + PLACEHOLDERS["name"] + text[end:]
+    if spans:
+        found["name"] = found.get("name", 0) + len(spans)
+    return text
 
 
 def _redact_phones(text: str, found: dict[str, int]) -> str:
