@@ -28,7 +28,7 @@ TEMPLATES = HERE / "templates"
 WORDS_PER_EVENT = 4
 
 
-def add_chat(app: FastAPI, service: Service, ask_request: type) -> None:
+def add_chat(app: FastAPI, service: Service, ask_request: type, recorder=None) -> None:
     """Register the public chat's routes on the app. `ask_request` is the body model of `/api/ask`,
     so the stream takes exactly the same body and gives exactly the same errors."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -64,6 +64,8 @@ def add_chat(app: FastAPI, service: Service, ask_request: type) -> None:
         # arrive whole. Either way the screen gets a few words per event.
         async for item in iterate_in_threadpool(service.ask_stream(body.question, history)):
             if isinstance(item, Answer):
+                if recorder is not None:
+                    recorder.answered(body.question, item)
                 yield ServerSentEvent(event="answer", data=item.to_json())
             else:
                 for piece in pieces(item):

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from assistant.answer import Turn
 from assistant.feedback import REASONS, FeedbackStore
+from assistant.records import Recorder
 from assistant.service import Service
 from assistant.settings import Settings
 from assistant.stores.database import open_database
@@ -42,17 +43,37 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     service = service or Service(settings)
     settings = service.settings
     app = FastAPI(title=service.profile.name, docs_url=None, redoc_url=None, openapi_url=None)
-    feedback = FeedbackStore(open_database(settings.records_url))
+    db = open_database(settings.records_url)
+    feedback = FeedbackStore(db)
+    recorder = Recorder(
+        db,
+        settings.keep_questions,
+        settings.keep_days,
+        embed=lambda text: service.embedder.embed_query(text),
+        embedder_name=lambda: service.embedder.name,
+    )
+    app.state.recorder = recorder
     frame_ancestors = " ".join(["'self'", *settings.allowed_origins])
+    # The staff console's Gradio pages need inline scripts and styles; nothing else gets them.
+    console_csp = (
+        "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' blob:; worker-src 'self' blob:; "
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
         # The app's pages load nothing but the app's own files (no inline script or style), and only
         # the sites named in ASSISTANT_ALLOWED_ORIGINS may show them in an iframe.
-        response.headers["Content-Security-Policy"] = (
-            f"default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors {frame_ancestors}"
-        )
+        path = request.url.path
+        if path.startswith("/admin/") and not path.startswith(("/admin/login", "/admin/logout")):
+            response.headers["Content-Security-Policy"] = console_csp
+            response.headers["Cache-Control"] = response.headers.get("Cache-Control", "no-store")
+        else:
+            response.headers["Content-Security-Policy"] = (
+                f"default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors {frame_ancestors}"
+            )
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
@@ -75,11 +96,19 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     @app.post("/api/ask")
     def api_ask(body: AskRequest) -> dict:
         answer = service.ask(body.question, [Turn(t.role, t.content) for t in body.history])
+        recorder.answered(body.question, answer)
         return answer.to_json()
 
     @app.post("/api/feedback")
     def api_feedback(body: FeedbackRequest) -> dict:
-        feedback.record(body.answer_id, body.helpful, body.reason)
+        recent = recorder.thumbs(body.answer_id, body.helpful, body.reason)
+        feedback.record(
+            body.answer_id,
+            body.helpful,
+            body.reason,
+            answer_text=recent.text if recent else None,
+            sources=recent.sources if recent else None,
+        )
         return {"ok": True}
 
     @app.get("/healthz")
@@ -107,8 +136,17 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
     from assistant.chat_web import add_chat  # here, not at the top: it takes AskRequest from this module
 
-    add_chat(app, service, AskRequest)
+    add_chat(app, service, AskRequest, recorder)
+    if settings.admin_password is not None and settings.admin_password.get_secret_value():
+        from assistant.console import add_console
+
+        add_console(app, service, db, recorder, client_address)
     return app
+
+
+def client_address(scope) -> str:
+    """The address of whoever sent a request (for the console's login limit and audit log)."""
+    return str((scope.get("client") or ("unknown", 0))[0])
 
 
 def serve(host: str | None = None, port: int | None = None) -> int:

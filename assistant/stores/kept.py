@@ -81,6 +81,10 @@ class KeptQuestions:
                     .values(vector=_blob(vector), embedder=embedder)
                 )
 
+    def set_reason(self, row_id: int, reason: str) -> None:
+        with self.db.begin() as conn:
+            conn.execute(sa.update(kept_questions).where(kept_questions.c.id == row_id).values(reason=reason))
+
     def purge(self, now: float | None = None) -> int:
         """Delete what is older than the retention period: kept questions, and the answer text
         kept beside a thumbs down (the verdict and its reason stay: they hold nothing personal)."""

@@ -94,4 +94,5 @@ document_status = Table(
     Column("name", String(300), primary_key=True),
     Column("file_hash", String(64), nullable=False),
     Column("ingested_at", Float, nullable=False),
+    Column("warnings", Text, nullable=False, default=""),  # from the last ingest, one a line
 )

@@ -81,4 +81,5 @@ def upgrade() -> None:
         sa.Column("name", sa.String(300), primary_key=True),
         sa.Column("file_hash", sa.String(64), nullable=False),
         sa.Column("ingested_at", sa.Float, nullable=False),
+        sa.Column("warnings", sa.Text, nullable=False),
     )
