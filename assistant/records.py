@@ -66,9 +66,11 @@ class RecentAnswers:
             self._expire(item.at)
 
     def get(self, answer_id: str) -> RecentAnswer | None:
+        now = time.time()
         with self._lock:
-            self._expire(time.time())
-            return self._items.get(answer_id)
+            self._expire(now)
+            item = self._items.get(answer_id)
+        return item if item is not None and now - item.at < self.seconds else None
 
     def _expire(self, now: float) -> None:
         while self._items:

@@ -83,6 +83,7 @@ class Service:
                 f"The index was built with the '{manifest.embedder}' embedder, but the assistant is set "
                 f"to use '{self.embedder.name}'. Run `assistant ingest` to rebuild it."
             )
+        self.glossary = Glossary.load(self.settings.glossary_path)  # it may have been edited in the console
         store = open_store(self.client, manifest.collection, self.embedder)
         retriever = Retriever(manifest.chunks, store, self.embedder, self.glossary)
         documents = {c.title: c.url for c in manifest.chunks}  # in corpus order

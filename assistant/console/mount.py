@@ -8,12 +8,16 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 log = logging.getLogger(__name__)
+# Gradio keeps the Blocks being built in a global: two built at once (two apps in one process, as in
+# the tests) would tangle. One at a time.
+_BUILDING = threading.Lock()
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -38,7 +42,11 @@ def mount_later(app: FastAPI, auth, corpus, reports, audit) -> None:
             loop = asyncio.get_running_loop()
             from assistant.console.ui import build_console
 
-            blocks = await loop.run_in_executor(None, build_console, auth, corpus, reports)
+            def build():
+                with _BUILDING:
+                    return build_console(auth, corpus, reports)
+
+            blocks = await loop.run_in_executor(None, build)
             import gradio as gr
 
             max_mb = getattr(corpus.settings, "max_document_mb", 10)

@@ -43,7 +43,10 @@ class Database:
         if self.is_sqlite:
             path = Path(sa.engine.make_url(url).database or "")
             if str(path) not in ("", ":memory:"):
-                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as err:  # said when it is first used, not at start: answering goes on
+                    log.warning("The folder of the database %s cannot be made (%s)", path, err)
             self.path = path
             kwargs["connect_args"] = {"timeout": 10, "check_same_thread": False}
         else:
