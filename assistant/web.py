@@ -54,7 +54,8 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     )
     app.state.recorder = recorder
     frame_ancestors = " ".join(["'self'", *settings.allowed_origins])
-    # The staff console's Gradio pages need inline scripts and styles; nothing else gets them.
+    # The staff console's Gradio pages need inline scripts and styles, and evaluate their HTML
+    # components' templates ('unsafe-eval'): only they get these, and only behind the login.
     console_csp = (
         "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' blob:; worker-src 'self' blob:; "
@@ -74,7 +75,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             response.headers["Content-Security-Policy"] = (
                 f"default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors {frame_ancestors}"
             )
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # The console's pages tell only their own site where a request came from: a browser then sends
+        # their real Origin on a POST (with no-referrer it sends "null"), which its CSRF check reads.
+        response.headers["Referrer-Policy"] = "same-origin" if path.startswith("/admin") else "no-referrer"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 

@@ -40,7 +40,7 @@ def mount_later(app: FastAPI, auth, corpus, reports, audit) -> None:
     async def load() -> None:
         try:
             loop = asyncio.get_running_loop()
-            from assistant.console.ui import build_console
+            from assistant.console.ui import CSS, build_console, theme
 
             def build():
                 with _BUILDING:
@@ -50,7 +50,19 @@ def mount_later(app: FastAPI, auth, corpus, reports, audit) -> None:
             import gradio as gr
 
             max_mb = getattr(corpus.settings, "max_document_mb", 10)
-            gr.mount_gradio_app(app, blocks, path="/admin", footer_links=[], max_file_size=f"{max_mb}mb", show_error=True)
+            gr.mount_gradio_app(
+                app,
+                blocks,
+                path="/admin",
+                footer_links=[],
+                max_file_size=f"{max_mb}mb",
+                show_error=True,
+                theme=theme(),
+                css=CSS,
+                pwa=False,
+                mcp_server=False,
+                enable_monitoring=False,
+            )
             for route in placeholders:
                 if getattr(route, "path", "") == "/admin/":
                     app.router.routes.remove(route)

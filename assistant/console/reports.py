@@ -50,6 +50,8 @@ class Reports:
             warnings = known.get("warnings", "")
             if not row["indexed"] and not warnings:
                 warnings = "not indexed yet"
+            elif row["indexed"] and not (folder / name).is_file():
+                warnings = "no longer in the corpus folder: it leaves the index at the next change"
             row["last_ingested"] = _date(known.get("ingested_at") or indexed_at)
             row["warnings"] = warnings
             out.append(row)

@@ -1,11 +1,14 @@
 """The console's pages, built with Gradio: Documents, Questions not answered, Feedback, Assistant
 and glossary, Audit log. Every handler goes through `Corpus` and `Reports`, as the JSON API does,
-and checks the session again (the gate in `auth.py` already has)."""
+and checks the session again (the gate in `auth.py` already has). Charts are plain SVG drawn here
+(`charts.py`), each with its figures in words and in a table beside it.
 
+No `from __future__ import annotations` here: Gradio finds the `gr.Request` argument of a handler
+by its annotation, which must be the class itself."""
 
-import os
 from pathlib import Path
 
+from assistant.console import charts
 from assistant.console.auth import Auth
 from assistant.console.corpus import KINDS, ChangeRefused, Corpus
 from assistant.console.reports import Reports
@@ -15,8 +18,29 @@ DAY_CHOICES = [7, 30, 90, 365]
 TOP_TOPICS = 10
 CSS = """
 .gradio-container { max-width: 1200px !important; }
-#console-title h1 { margin-bottom: 0; }
+.console-chart { margin: 0; }
+.console-chart figcaption { margin-bottom: .5rem; }
+a { color: #1d70b8; }
 """
+
+
+def theme():
+    """Gradio's default look with colours that pass WCAG AA contrast (its orange does not)."""
+    import gradio as gr
+
+    return gr.themes.Default(primary_hue=gr.themes.colors.green, font=["system-ui", "sans-serif"]).set(
+        button_primary_background_fill="#00703c",
+        button_primary_background_fill_hover="#005a30",
+        button_primary_text_color="#ffffff",
+        button_cancel_background_fill="#b10e1e",
+        button_cancel_background_fill_hover="#8e0b18",
+        button_cancel_text_color="#ffffff",
+        button_secondary_text_color="#0b0c0c",
+        body_text_color_subdued="#505a5f",
+        color_accent="#005a30",
+        color_accent_soft="#e6f2ec",
+        link_text_color="#1d70b8",
+    )
 
 
 def build_console(auth: Auth, corpus: Corpus, reports: Reports):
@@ -65,15 +89,11 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
             return gr.skip(), "Choose a file first.", gr.Timer(active=False)
         file = Path(path)
         try:
-            data = file.read_bytes()
-            job = corpus.upload(file.name, data, actor)
+            job = corpus.upload(file.name, file.read_bytes(), actor)
         except ChangeRefused as err:
             return gr.skip(), f"**Not added**: {err} Nothing was changed.", gr.Timer(active=False)
         finally:
-            try:
-                os.unlink(file)  # Gradio's copy of the upload is not kept
-            except OSError:
-                pass
+            file.unlink(missing_ok=True)  # Gradio's copy of the upload is not kept
         verb = "Replacing" if job.action == "replace" else "Adding"
         return documents_table(), f"**{verb}** {job.name}: indexing...", gr.Timer(active=True)
 
@@ -95,43 +115,48 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
             [[t.label, t.count, t.declined, t.thumbs_down, " | ".join(t.questions[1:])] for t in found],
             columns=["Topic (its most typical question)", "Questions", "Declined", "Thumbs down", "Other questions"],
         )
-        top = pd.DataFrame(
-            [{"topic": _short(t.label), "questions": t.count} for t in found[:TOP_TOPICS]],
-            columns=["topic", "questions"],
-        )
         weekly = reports.weekly(12)
-        chart = pd.DataFrame(
-            [
-                {"week": w["week"], "outcome": label, "count": w[key]}
-                for w in weekly
-                for key, label in (("answered", "answered"), ("declined", "declined"), ("thumbs_down", "thumbs down"))
-            ]
+        week_chart = charts.grouped_bars(
+            "Answered, declined and thumbs down per week (weeks start on Monday)",
+            weekly,
+            "week",
+            [("answered", "answered"), ("declined", "declined"), ("thumbs_down", "thumbs down")],
+            "weekly-chart",
         )
-        link = f'<p><a href="/admin/export/unanswered.csv?days={days}" download>Download these questions as CSV ({days} days)</a></p>'
+        top_chart = charts.horizontal_bars(
+            f"Top topics the guidance did not answer, last {days} days",
+            [(_short(t.label), t.count) for t in found[:TOP_TOPICS]],
+            "topics-chart",
+        )
+        link = (
+            f'<p><a href="/admin/export/unanswered.csv?days={days}" download>'
+            f"Download these questions as a spreadsheet (CSV, {days} days)</a></p>"
+        )
         total = sum(t.count for t in found)
         if reports.recorder.keep_questions:
             summary = f"{total} questions kept in the last {days} days, in {len(found)} topics."
         else:
             summary = "Questions are not being kept (ASSISTANT_KEEP_QUESTIONS=false)."
-        return summary, chart, top, table, link
+        return summary, week_chart, top_chart, table, link
 
     # ---- feedback
     def feedback_view(days):
         days = int(days or 30)
         report = reports.feedback_report(days)
-        rate = pd.DataFrame(
-            [
-                {"week": w["week"], "verdict": label, "count": w[key]}
-                for w in report["weekly"]
-                for key, label in (("thumbs_up", "thumbs up"), ("thumbs_down", "thumbs down"))
-            ]
+        chart = charts.grouped_bars(
+            "Thumbs up and thumbs down per week",
+            report["weekly"],
+            "week",
+            [("thumbs_up", "thumbs up"), ("thumbs_down", "thumbs down")],
+            "thumbs-chart",
         )
         shares = " · ".join(
-            f"{w['week']}: {round(100 * w['helpful_share'])} % helpful" for w in report["weekly"] if w["helpful_share"] is not None
+            f"{w['week']}: {round(100 * w['helpful_share'])} % helpful"
+            for w in report["weekly"]
+            if w["helpful_share"] is not None
         )
-        summary = (
-            f"In the last {days} days: {report['thumbs_up']} thumbs up, {report['thumbs_down']} thumbs down."
-            + (f"\n\nHelpful share by week: {shares}" if shares else "")
+        summary = f"In the last {days} days: {report['thumbs_up']} thumbs up, {report['thumbs_down']} thumbs down." + (
+            f"\n\nHelpful share by week: {shares}" if shares else ""
         )
         reasons = pd.DataFrame(
             [[r["label"], r["count"]] for r in report["reasons"]], columns=["Reason given after a thumbs down", "Times"]
@@ -140,7 +165,7 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
             [[a["answer"], "; ".join(a["sources"]), a["thumbs_down"]] for a in report["unhelpful_answers"]],
             columns=["Answer", "Sources", "Thumbs down"],
         )
-        return summary, rate, reasons, unhelpful
+        return summary, chart, reasons, unhelpful
 
     # ---- deployer files
     def save(which: str):
@@ -170,13 +195,11 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
             documents = gr.Dataframe(label="Documents in the guidance", interactive=False, wrap=True)
             with gr.Row():
                 with gr.Column():
-                    file = gr.File(
-                        label=f"Add or replace a document: {KINDS}. A file with the same name as one above replaces it.",
-                        file_types=list(SUPPORTED),
-                        type="filepath",
-                        elem_id="upload-file",
-                    )
-                    add = gr.Button("Add and index", variant="primary", elem_id="upload-button")
+                    gr.Markdown(f"Add a document ({KINDS}). A file with the name of one above replaces it.")
+                    add = gr.UploadButton(
+                        "Choose a document to add", file_types=list(SUPPORTED), type="filepath", variant="primary",
+                        elem_id="upload-button",
+                    )  # fmt: skip
                 with gr.Column():
                     choose = gr.Dropdown(label="Document to remove", choices=[], elem_id="remove-choice")
                     drop = gr.Button("Remove and re-index", variant="stop", elem_id="remove-button")
@@ -187,23 +210,14 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
             )
             gap_days = gr.Dropdown(DAY_CHOICES, value=30, label="Days to look back", elem_id="gap-days")
             gap_summary = gr.Markdown()
-            weekly_chart = gr.BarPlot(
-                x="week", y="count", color="outcome", label="Answered, declined and thumbs down per week",
-                x_title="Week starting", y_title="Questions", elem_id="weekly-chart",
-            )  # fmt: skip
-            topics_chart = gr.BarPlot(
-                x="topic", y="questions", label="Top topics the guidance does not answer", sort="-y",
-                x_title="Topic", y_title="Questions", elem_id="topics-chart",
-            )  # fmt: skip
+            weekly_chart = gr.HTML()
+            topics_chart = gr.HTML()
             topics = gr.Dataframe(label="Topics", interactive=False, wrap=True, elem_id="topics-table")
             csv = gr.HTML(elem_id="csv-link")
         with gr.Tab("Feedback"):
-            fb_days = gr.Dropdown(DAY_CHOICES, value=30, label="Days to look back")
+            fb_days = gr.Dropdown(DAY_CHOICES, value=30, label="Days to look back", elem_id="feedback-days")
             fb_summary = gr.Markdown()
-            rate_chart = gr.BarPlot(
-                x="week", y="count", color="verdict", label="Thumbs up and down per week",
-                x_title="Week starting", y_title="Answers", elem_id="thumbs-chart",
-            )  # fmt: skip
+            rate_chart = gr.HTML()
             reasons = gr.Dataframe(label="Reasons after a thumbs down", interactive=False)
             unhelpful = gr.Dataframe(label="Answers most often marked unhelpful", interactive=False, wrap=True)
         with gr.Tab("Assistant and glossary"):
@@ -212,9 +226,10 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
                 "(`assistant.yaml`), and the jargon glossary (`glossary.yaml`). Each is checked before it is saved."
             )
             files_status = gr.Markdown()
-            profile = gr.Code(language="yaml", label="assistant.yaml", lines=18, interactive=True)
+            # Plain text boxes: the code editor's colouring fails contrast checks.
+            profile = gr.Textbox(label="assistant.yaml", lines=18, max_lines=40, elem_id="profile-text")
             save_profile = gr.Button("Check and save assistant.yaml")
-            glossary = gr.Code(language="yaml", label="glossary.yaml", lines=18, interactive=True)
+            glossary = gr.Textbox(label="glossary.yaml", lines=18, max_lines=40, elem_id="glossary-text")
             save_glossary = gr.Button("Check and save glossary.yaml")
         with gr.Tab("Audit log"):
             gr.Markdown("Who did what in the console, and when (never the text of a question).")
@@ -222,22 +237,24 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
             refresh_audit = gr.Button("Refresh")
 
         doc_outputs = [documents, job_status, timer, choose]
+        gap_outputs = [gap_summary, weekly_chart, topics_chart, topics, csv]
+        fb_outputs = [fb_summary, rate_chart, reasons, unhelpful]
         console.load(refresh_documents, None, doc_outputs)
-        console.load(gaps_view, gap_days, [gap_summary, weekly_chart, topics_chart, topics, csv])
-        console.load(feedback_view, fb_days, [fb_summary, rate_chart, reasons, unhelpful])
+        console.load(gaps_view, gap_days, gap_outputs)
+        console.load(feedback_view, fb_days, fb_outputs)
         console.load(lambda: (corpus.read_file("assistant.yaml"), corpus.read_file("glossary.yaml")), None, [profile, glossary])
         console.load(audit_view, None, audit)
         timer.tick(tick, None, [documents, job_status, timer])
-        add.click(upload, file, [documents, job_status, timer]).then(refresh_documents, None, doc_outputs)
+        add.upload(upload, add, [documents, job_status, timer]).then(refresh_documents, None, doc_outputs)
         drop.click(remove, choose, [documents, job_status, timer]).then(refresh_documents, None, doc_outputs)
-        gap_days.change(gaps_view, gap_days, [gap_summary, weekly_chart, topics_chart, topics, csv])
-        fb_days.change(feedback_view, fb_days, [fb_summary, rate_chart, reasons, unhelpful])
+        gap_days.change(gaps_view, gap_days, gap_outputs)
+        fb_days.change(feedback_view, fb_days, fb_outputs)
         save_profile.click(save("assistant.yaml"), profile, [files_status, timer])
         save_glossary.click(save("glossary.yaml"), glossary, [files_status, timer])
         refresh_audit.click(audit_view, None, audit)
     return console
 
 
-def _short(text: str, words: int = 8) -> str:
+def _short(text: str, words: int = 10) -> str:
     parts = text.split()
     return " ".join(parts[:words]) + (" ..." if len(parts) > words else "")
