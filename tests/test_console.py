@@ -191,7 +191,7 @@ def test_upload_is_answered_without_a_restart_then_removed(console):
     assert "45p" not in console.post("/api/ask", json={"question": MILEAGE_QUESTION}).json()["answer"]
     assert console.delete("/api/admin/documents/expenses.md", auth=ADMIN).status_code == 404
     actions = [(e["action"], e["detail"]) for e in console.get("/api/admin/audit", auth=ADMIN).json()["entries"]]
-    assert ("upload", "expenses.md (0 KB)") in actions and ("remove", "expenses.md") in actions
+    assert ("upload", f"expenses.md ({len(EXPENSES)} bytes)") in actions and ("remove", "expenses.md") in actions
     assert all(MILEAGE_QUESTION not in detail for _, detail in actions)
 
 
@@ -254,7 +254,7 @@ def test_the_deployers_files_are_checked_before_they_are_saved(console):
 
 
 def test_declined_and_thumbs_down_questions_are_kept_redacted(console):
-    declined = "Hi, jo.bloggs@example.org here - how do we get lottery funding for a prison choir?"
+    declined = "my email is jo.bloggs@example.org - can you help us set up a prison choir?"
     answer = console.post("/api/ask", json={"question": declined}).json()
     assert answer["declined"]
     good = console.post("/api/ask", json={"question": "What is a call-off?"}).json()
@@ -264,7 +264,7 @@ def test_declined_and_thumbs_down_questions_are_kept_redacted(console):
     assert console.post("/api/feedback", json={**verdict, "reason": "unclear"}).status_code == 200
     report = console.get("/api/admin/unanswered?days=7", auth=ADMIN).json()
     texts = [q for topic in report["topics"] for q in topic["questions"]]
-    assert "Hi, [email] here - how do we get lottery funding for a prison choir?" in texts
+    assert "my email is [email] - can you help us set up a prison choir?" in texts
     assert "What is a call-off?" in texts
     assert "jo.bloggs" not in json.dumps(report)
     feedback = console.get("/api/admin/feedback?days=7", auth=ADMIN).json()
@@ -281,7 +281,7 @@ def test_declined_and_thumbs_down_questions_are_kept_redacted(console):
 def test_questions_are_not_kept_when_switched_off(service, tmp_path):
     app, _ = make_app(service, tmp_path, admin_password=PASSWORD, keep_questions=False)
     with TestClient(app) as client:
-        answer = client.post("/api/ask", json={"question": "How do we get lottery funding for a prison choir?"})
+        answer = client.post("/api/ask", json={"question": "can you help us set up a prison choir?"})
         assert answer.json()["declined"]
         report = client.get("/api/admin/unanswered?days=7", auth=ADMIN).json()
         assert report["topics"] == [] and report["keep_questions"] is False

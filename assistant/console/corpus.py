@@ -132,7 +132,8 @@ class Corpus:
         warnings = self.check_document(name, data)
         target = self.folder / name
         action = "replace" if target.exists() else "upload"
-        note = f"{name} ({len(data) / 1024:,.0f} KB)"
+        size = f"{len(data):,} bytes" if len(data) < 10_240 else f"{len(data) / 1024:,.0f} KB"
+        note = f"{name} ({size})"
         return self._change(action, name, who, note, lambda: _write_atomically(target, data), [target], warnings)
 
     def remove(self, name: str, who: str) -> Job:

@@ -77,11 +77,15 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
         names = [r["file"] for r in reports.documents(corpus.status())]
         return documents_table(), text, gr.Timer(active=running), gr.Dropdown(choices=names, value=None)
 
+    def refresh_list():
+        names = [r["file"] for r in reports.documents(corpus.status())]
+        return documents_table(), gr.Dropdown(choices=names, value=None)
+
     def tick():
         text, running = job_text()
         if running:
-            return gr.skip(), text, gr.Timer(active=True)
-        return documents_table(), text, gr.Timer(active=False)
+            return gr.skip(), text, gr.Timer(active=True), gr.skip()
+        return (*refresh_list()[:1], text, gr.Timer(active=False), refresh_list()[1])
 
     def upload(path, request: gr.Request):
         actor = who(request)
@@ -134,7 +138,10 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
         )
         total = sum(t.count for t in found)
         if reports.recorder.keep_questions:
-            summary = f"{total} questions kept in the last {days} days, in {len(found)} topics."
+            summary = (
+                f"{total} question{'' if total == 1 else 's'} kept in the last {days} days, "
+                f"in {len(found)} topic{'' if len(found) == 1 else 's'}."
+            )
         else:
             summary = "Questions are not being kept (ASSISTANT_KEEP_QUESTIONS=false)."
         return summary, week_chart, top_chart, table, link
@@ -244,9 +251,10 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
         console.load(feedback_view, fb_days, fb_outputs)
         console.load(lambda: (corpus.read_file("assistant.yaml"), corpus.read_file("glossary.yaml")), None, [profile, glossary])
         console.load(audit_view, None, audit)
-        timer.tick(tick, None, [documents, job_status, timer])
-        add.upload(upload, add, [documents, job_status, timer]).then(refresh_documents, None, doc_outputs)
-        drop.click(remove, choose, [documents, job_status, timer]).then(refresh_documents, None, doc_outputs)
+        timer.tick(tick, None, [documents, job_status, timer, choose])
+        # The message a change gives stays; the timer then follows its ingest to the end.
+        add.upload(upload, add, [documents, job_status, timer]).then(refresh_list, None, [documents, choose])
+        drop.click(remove, choose, [documents, job_status, timer]).then(refresh_list, None, [documents, choose])
         gap_days.change(gaps_view, gap_days, gap_outputs)
         fb_days.change(feedback_view, fb_days, fb_outputs)
         save_profile.click(save("assistant.yaml"), profile, [files_status, timer])
