@@ -72,6 +72,13 @@ def wait_for_job(client, job_id, seconds=60):
     raise AssertionError("the ingest did not finish")
 
 
+def idle(client) -> None:
+    """No change is being indexed (each test starts from a quiet console)."""
+    latest = client.get("/api/admin/documents", auth=ADMIN).json()["job"]
+    if latest and latest["state"] == "running":
+        wait_for_job(client, latest["id"])
+
+
 def wait_for_console(client, seconds=120):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -173,6 +180,7 @@ def test_expired_session_and_forged_requests(console):
 
 
 def test_upload_is_answered_without_a_restart_then_removed(console):
+    idle(console)
     before = console.post("/api/ask", json={"question": MILEAGE_QUESTION}).json()
     assert "45p" not in before["answer"]
     started = time.time()
@@ -209,6 +217,7 @@ def test_upload_is_answered_without_a_restart_then_removed(console):
     ],
 )
 def test_bad_uploads_change_nothing(console, name, data, status, message):
+    idle(console)
     corpus = console.svc.settings.corpus_dir
     files_before = sorted(p.name for p in corpus.iterdir())
     manifest_before = (console.svc.settings.index_dir / "manifest.json").read_bytes()
@@ -221,6 +230,7 @@ def test_bad_uploads_change_nothing(console, name, data, status, message):
 
 
 def test_a_failed_ingest_is_undone_and_the_old_index_answers(console, monkeypatch):
+    idle(console)
     from assistant.index import StoreUnavailable
 
     def store_down(progress=None):
@@ -236,6 +246,7 @@ def test_a_failed_ingest_is_undone_and_the_old_index_answers(console, monkeypatc
 
 
 def test_the_deployers_files_are_checked_before_they_are_saved(console):
+    idle(console)
     original = console.get("/api/admin/files/assistant.yaml", auth=ADMIN).text
     bad = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, content=b"name: [unclosed")
     assert bad.status_code == 422 and "not valid YAML" in bad.json()["error"]["message"]
@@ -281,7 +292,7 @@ def test_declined_and_thumbs_down_questions_are_kept_redacted(console):
 def test_questions_are_not_kept_when_switched_off(service, tmp_path):
     app, _ = make_app(service, tmp_path, admin_password=PASSWORD, keep_questions=False)
     with TestClient(app) as client:
-        answer = client.post("/api/ask", json={"question": "can you help us set up a prison choir?"})
+        answer = client.post("/api/ask", json={"question": "what is the best paint for a community mural?"})
         assert answer.json()["declined"]
         report = client.get("/api/admin/unanswered?days=7", auth=ADMIN).json()
         assert report["topics"] == [] and report["keep_questions"] is False
