@@ -232,6 +232,31 @@ class OnnxEmbedder(Embeddings):
         self.load()
         return self._encode([self._tokenizer.encode(text)])[0].tolist()
 
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Question vectors, each from at most `QUERY_MAX_TOKENS` word pieces: a real question is far
+        shorter, and the model's cost grows with the square of the length, so pasted text must not
+        cost more than a long question."""
+        self.load()
+        encodings = [_Truncated.of(e, QUERY_MAX_TOKENS) for e in self._tokenizer.encode_batch(list(texts))]
+        return self._encode(encodings).tolist()
+
+
+QUERY_MAX_TOKENS = 64  # about 45 words; the longest question of the evaluation sets is 30 word pieces
+
+
+class _Truncated:
+    """An encoding cut to `limit` word pieces, its closing [SEP] kept."""
+
+    def __init__(self, ids, attention_mask, type_ids) -> None:
+        self.ids, self.attention_mask, self.type_ids = ids, attention_mask, type_ids
+
+    @classmethod
+    def of(cls, encoding, limit: int):
+        ids, mask, types = encoding.ids, encoding.attention_mask, encoding.type_ids
+        if len(ids) <= limit:
+            return encoding
+        return cls(ids[: limit - 1] + ids[-1:], mask[: limit - 1] + mask[-1:], types[: limit - 1] + types[-1:])
+
 
 def _checked_bytes(path: Path, sha256: str, size: int | None) -> bytes:
     """The file's bytes, if they have the official hash: the bytes checked are the bytes used."""

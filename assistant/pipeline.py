@@ -37,6 +37,9 @@ LEADING_REQUEST = re.compile(
     re.IGNORECASE,
 )
 GENERIC_FAILURE = "Something went wrong on our side; please try again in a moment."
+# A follow-up leans on the last exchange or two, never on the whole conversation: only these
+# last turns are read, each cut to a bounded length, so a long or pasted history costs nothing.
+HISTORY_TURNS_USED = 4
 
 
 @dataclass
@@ -75,6 +78,7 @@ class Context:
 def check_question(ctx: Context) -> None:
     """Empty, too long, markup only, not English, or a task rather than a question."""
     settings, prompts = ctx.deps.settings, ctx.deps.prompts
+    ctx.history = bounded_history(ctx.history, settings)
     raw = ctx.question or ""
     if len(raw) > settings.max_question_chars:
         ctx.finish(
@@ -90,6 +94,16 @@ def check_question(ctx: Context) -> None:
         ctx.finish(Status.INVALID_QUESTION, prompts.render("invalid_not_english"))
     elif is_task_request(ctx.text):
         ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_out_of_scope"))
+
+
+def bounded_history(history: Sequence[Turn], settings: Settings) -> list[Turn]:
+    """The last few turns, each no longer than a question (user) or an answer (assistant) can be."""
+    limits = {"user": settings.max_question_chars, "assistant": settings.max_history_turn_chars}
+    return [
+        Turn(t.role, t.content[: limits[t.role]])
+        for t in list(history)[-HISTORY_TURNS_USED:]
+        if t.role in limits and isinstance(t.content, str)
+    ]
 
 
 def condense_follow_up(ctx: Context) -> None:

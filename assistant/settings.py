@@ -36,6 +36,9 @@ class Settings(BaseSettings):
         0.5, ge=0, le=1, description="Share of the question's weighted terms the evidence must contain."
     )
     max_question_chars: int = Field(1000, ge=10, description="Longer questions are refused.")
+    max_history_turns: int = Field(20, ge=0, description="Earlier turns a request may send (only the last few are read).")
+    max_history_turn_chars: int = Field(8000, ge=100, description="Longest earlier turn a request may send.")
+    max_history_chars: int = Field(40000, ge=100, description="Longest history a request may send, all turns together.")
 
     host: str = Field("127.0.0.1", description="Web server address.")
     port: int = Field(7860, description="Web server port.")
