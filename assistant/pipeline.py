@@ -50,6 +50,7 @@ class Deps:
     settings: Settings
     unit_vectors: UnitVectors | None = None  # sentence vectors made at ingest
     decision_model: DecisionModel | None = None  # None: the coverage rule decides
+    documents: frozenset[str] = frozenset()  # names of the indexed documents (served at /documents/)
 
 
 @dataclass

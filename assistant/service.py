@@ -88,7 +88,9 @@ class Service:
         self.prompts.defaults = self.profile.values(list(dict.fromkeys(links)))
         units = UnitVectors.load(self.settings.index_dir, self.embedder)
         decision = load_model(self.embedder.name)
-        return Deps(retriever, self.glossary, self.prompts, self.settings, units, decision)
+        deps = Deps(retriever, self.glossary, self.prompts, self.settings, units, decision)
+        deps.documents = frozenset(c.doc_id for c in manifest.chunks)
+        return deps
 
     def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
         try:
@@ -97,6 +99,13 @@ class Service:
             log.warning("Cannot answer: %s", err)
             return Answer(text=self.prompts.render("error", reason=err.user_message), status=Status.ERROR)
         return run(question, list(history), deps)
+
+    def indexed_documents(self) -> frozenset[str]:
+        """The names (paths within the corpus folder) of the documents in the index."""
+        try:
+            return self.deps().documents
+        except IndexError_:
+            return frozenset()
 
     @property
     def ready(self) -> bool:

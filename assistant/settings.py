@@ -1,5 +1,6 @@
 """All settings in one place: environment variables with the ASSISTANT_ prefix, or a .env file."""
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -7,6 +8,13 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -36,12 +44,29 @@ class Settings(BaseSettings):
         0.5, ge=0, le=1, description="Share of the question's weighted terms the evidence must contain."
     )
     max_question_chars: int = Field(1000, ge=10, description="Longer questions are refused.")
-    max_history_turns: int = Field(20, ge=0, description="Earlier turns a request may send (only the last few are read).")
+    max_history_turns: int = Field(
+        20, ge=0, description="Earlier turns a request may send (only the last few are read)."
+    )
     max_history_turn_chars: int = Field(8000, ge=100, description="Longest earlier turn a request may send.")
     max_history_chars: int = Field(40000, ge=100, description="Longest history a request may send, all turns together.")
 
     host: str = Field("127.0.0.1", description="Web server address.")
     port: int = Field(7860, description="Web server port.")
+    workers: int = Field(1, ge=1, le=32, description="Server processes (`serve --workers N`), sharing one index.")
+    answer_threads: int = Field(
+        default_factory=lambda: _cores(), ge=1, le=64, description="Questions answered at once per process."
+    )
+    max_in_flight: int = Field(64, ge=1, description="Questions answered or waiting per process; beyond: 503.")
+    rate_limit: str = Field(
+        "10/second;300/minute", description="Questions per client (`limits` notation, ';' between limits); '' for none."
+    )
+    client_ip_header: str | None = Field(
+        None, description="Header naming the client's address, set by your reverse proxy (e.g. X-Forwarded-For)."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"], description="Addresses whose client_ip_header is believed."
+    )
+    max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body; beyond: 413.")
     allowed_origins: list[str] = Field(
         default_factory=list, description="Sites allowed to embed the chat (CSP frame-ancestors, CORS)."
     )

@@ -13,20 +13,22 @@ import json
 import os
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
+from assistant import http_errors
 from assistant.answer import Answer, Turn
 from assistant.feedback import FeedbackStore
+from assistant.guard import RequestGuard
+from assistant.http_errors import ApiError
 from assistant.service import Service
 from assistant.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
-MAX_HISTORY = 20
 
 
 class HistoryTurn(BaseModel):
@@ -35,13 +37,32 @@ class HistoryTurn(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    answer_id: str = Field(min_length=8, max_length=64, pattern="^[0-9a-f]+$")
-    helpful: bool
+    answer_id: str = Field(min_length=8, max_length=128, pattern="^[0-9a-f.]+$")
+    helpful: StrictBool
 
 
 class AskRequest(BaseModel):
     question: str = Field(max_length=20000)
-    history: list[HistoryTurn] = Field(default_factory=list, max_length=MAX_HISTORY)
+    history: list[HistoryTurn] = Field(default_factory=list, max_length=200)
+
+
+def history_problem(history: list[HistoryTurn], settings: Settings) -> str | None:
+    """Why a request's history is refused (too many turns, a turn or all of them too long), or None.
+    Only the last few turns are read (see pipeline.bounded_history); these limits bound the body."""
+    if len(history) > settings.max_history_turns:
+        return (
+            f"The conversation history has {len(history)} turns; send at most {settings.max_history_turns} "
+            "(only the last few are used)."
+        )
+    longest = max((len(t.content) for t in history), default=0)
+    if longest > settings.max_history_turn_chars:
+        return (
+            f"A turn of the conversation history is too long: at most {settings.max_history_turn_chars:,} characters."
+        )
+    total = sum(len(t.content) for t in history)
+    if total > settings.max_history_chars:
+        return f"The conversation history is too long: at most {settings.max_history_chars:,} characters in all."
+    return None
 
 
 STARTING_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -56,22 +77,15 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
     (about 4 s to import on a small server) has loaded."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls to outside hosts
     service = service or Service(settings)
-    settings = service.settings
+    settings = settings or service.settings  # the web's own settings (limits, origins) may differ in tests
     app = FastAPI(title=service.profile.name, docs_url=None, redoc_url=None, openapi_url=None)
     feedback = FeedbackStore(settings.data_dir / "feedback.sqlite3")
-    frame_ancestors = " ".join(["'self'", *settings.allowed_origins])
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        # Only the sites named in ASSISTANT_ALLOWED_ORIGINS may show the chat in an iframe.
-        response.headers["Content-Security-Policy"] = f"frame-ancestors {frame_ancestors}"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
 
     from fastapi.middleware.cors import CORSMiddleware
 
+    # Outermost first: every response gets the security headers (http_errors), CORS lets an
+    # embedding site read even a refusal, and the guard refuses before any work is done.
+    app.add_middleware(RequestGuard, settings=settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
@@ -79,15 +93,18 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
         allow_headers=["content-type"],
         allow_credentials=False,
     )
-
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, exc: RequestValidationError):
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
-        return JSONResponse(status_code=422, content={"error": f"The request was not understood ({problems})."})
+    http_errors.install(app, security_headers(settings))
+    # Answering runs in a pool of threads, as many as the machine has cores: the event loop stays
+    # free to accept or refuse other requests meanwhile.
+    answering = ThreadPoolExecutor(settings.answer_threads, thread_name_prefix="answer")
 
     @app.post("/api/ask")
-    def api_ask(body: AskRequest) -> dict:
-        answer = service.ask(body.question, [Turn(t.role, t.content) for t in body.history])
+    async def api_ask(body: AskRequest) -> dict:
+        problem = history_problem(body.history, settings)
+        if problem:
+            raise ApiError(422, "history_too_long", problem)
+        turns = [Turn(t.role, t.content) for t in body.history]
+        answer = await asyncio.get_running_loop().run_in_executor(answering, service.ask, body.question, turns)
         return answer.to_json()
 
     @app.post("/api/feedback")
@@ -119,11 +136,13 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
 
     @app.get("/documents/{path:path}")
     def document(path: str):
-        """The app's own copy of a corpus file that has no public URL of its own."""
-        root = settings.corpus_dir.resolve()
-        target = (root / path).resolve()
-        if not target.is_relative_to(root) or not target.is_file():
-            return JSONResponse(status_code=404, content={"error": "No such document."})
+        """The app's own copy of an indexed document (those without a public URL link here). Only
+        names the index holds are served; nothing else in the corpus folder is reachable."""
+        if path not in service.indexed_documents():
+            raise ApiError(404, "not_found", "There is no such document.")
+        target = settings.corpus_dir / path
+        if not target.is_file():
+            raise ApiError(404, "not_found", "There is no such document.")
         if target.suffix.lower() in (".md", ".txt", ".markdown"):
             return PlainTextResponse(target.read_text(encoding="utf-8", errors="replace"))
         return FileResponse(target)
@@ -137,6 +156,27 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
     else:
         _mount_chat(app, build_chat(service, feedback))
     return app
+
+
+def security_headers(settings: Settings):
+    """The headers for a path. Only the sites named in ASSISTANT_ALLOWED_ORIGINS may frame the app;
+    its own pages load nothing but their own files. The Gradio chat (/chat) needs inline scripts,
+    so it gets frame-ancestors only; a served document may run nothing at all (a PDF is left to the
+    browser's own viewer, which a sandbox would block)."""
+    frame_ancestors = "frame-ancestors " + " ".join(["'self'", *settings.allowed_origins])
+    common = [(b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff")]
+    strict = [(b"content-security-policy", f"default-src 'self'; {frame_ancestors}".encode()), *common]
+    chat = [(b"content-security-policy", frame_ancestors.encode()), *common]
+    document = [(b"content-security-policy", f"sandbox; default-src 'none'; {frame_ancestors}".encode()), *common]
+
+    def headers_for(path: str) -> list[tuple[bytes, bytes]]:
+        if path == "/chat" or path.startswith("/chat/"):
+            return chat
+        if path.startswith("/documents/"):
+            return chat if path.lower().endswith(".pdf") else document
+        return strict
+
+    return headers_for
 
 
 def _mount_chat(app: FastAPI, blocks) -> None:

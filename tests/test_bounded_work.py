@@ -13,7 +13,9 @@ BOUND_MS = 200  # the worst accepted request, on this 2-core machine
 
 def junk_words(n: int, seed: int = 1) -> str:
     rnd = random.Random(seed)
-    return " ".join("".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rnd.randint(5, 10))) for _ in range(n))
+    return " ".join(
+        "".join(rnd.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rnd.randint(5, 10))) for _ in range(n)
+    )
 
 
 def fastest_ms(fn, runs: int = 3) -> float:
@@ -37,7 +39,10 @@ WORST_CASES = {
         "how often does it need renewing?",
         [Turn("user" if i % 2 == 0 else "assistant", junk_words(1500, seed=i)[:8000]) for i in range(20)],
     ),
-    "the longest question, junk with a real subject": ("what is the dynamic framework " + english_looking_junk(960), []),
+    "the longest question, junk with a real subject": (
+        "what is the dynamic framework " + english_looking_junk(960),
+        [],
+    ),
     "the longest question, English-looking junk": (english_looking_junk(1000), []),
     "a junk follow-up after a junk question": ("and what about it", [Turn("user", english_looking_junk(1000))] * 4),
 }
