@@ -10,6 +10,10 @@ import time
 from pathlib import Path
 
 
+class FeedbackUnavailable(Exception):
+    """The feedback file cannot be written (a read-only data folder, a full disk...)."""
+
+
 class FeedbackStore:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -23,8 +27,21 @@ class FeedbackStore:
         return conn
 
     def record(self, answer_id: str, helpful: bool) -> None:
-        with self._connect() as conn:
-            conn.execute("INSERT INTO feedback VALUES (?, ?, ?)", (answer_id, int(helpful), time.time()))
+        try:
+            with self._connect() as conn:
+                conn.execute("INSERT INTO feedback VALUES (?, ?, ?)", (answer_id, int(helpful), time.time()))
+        except (sqlite3.Error, OSError) as err:
+            raise FeedbackUnavailable(f"Feedback cannot be saved in {self.path} ({err}).") from err
+
+    def writable(self) -> tuple[bool, str]:
+        """Can feedback be saved? Checked without writing a row (for the health check)."""
+        try:
+            with self._connect() as conn:
+                conn.execute("BEGIN IMMEDIATE")  # takes the write lock: fails on a read-only file
+                conn.rollback()
+            return True, "ok"
+        except (sqlite3.Error, OSError) as err:
+            return False, f"cannot be written ({type(err).__name__})"
 
     def all(self) -> list[tuple[str, bool]]:
         with self._connect() as conn:

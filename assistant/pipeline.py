@@ -51,6 +51,7 @@ class Deps:
     unit_vectors: UnitVectors | None = None  # sentence vectors made at ingest
     decision_model: DecisionModel | None = None  # None: the coverage rule decides
     documents: frozenset[str] = frozenset()  # names of the indexed documents (served at /documents/)
+    version: str = ""  # of the index (manifest.json), for the health check
 
 
 @dataclass

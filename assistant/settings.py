@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     chroma_host: str | None = Field(None, description="Use a Chroma server instead of the local store.")
     chroma_port: int = Field(8000, description="Port of the Chroma server.")
 
+    max_document_mb: float = Field(10, gt=0, description="Larger files in the corpus are skipped with a message.")
+
     top_k: int = Field(8, ge=1, le=20, description="Passages the answer is composed from.")
     max_answer_words: int = Field(80, ge=20, le=300, description="Word budget of an answer.")
     min_coverage: float = Field(
@@ -65,6 +67,9 @@ class Settings(BaseSettings):
     )
     trusted_proxies: list[str] = Field(
         default_factory=lambda: ["127.0.0.1", "::1"], description="Addresses whose client_ip_header is believed."
+    )
+    answer_id_key: str | None = Field(
+        None, description="Key that signs answer ids (feedback checks them); default: a new one at each start."
     )
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body; beyond: 413.")
     allowed_origins: list[str] = Field(

@@ -10,7 +10,9 @@ import contextlib
 import hashlib
 import html
 import json
+import logging
 import os
+import secrets
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -22,13 +24,14 @@ from pydantic import BaseModel, Field, StrictBool
 
 from assistant import http_errors
 from assistant.answer import Answer, Turn
-from assistant.feedback import FeedbackStore
+from assistant.feedback import FeedbackStore, FeedbackUnavailable
 from assistant.guard import RequestGuard
 from assistant.http_errors import ApiError
 from assistant.service import Service
 from assistant.settings import Settings
 
 STATIC = Path(__file__).parent / "static"
+log = logging.getLogger(__name__)
 
 
 class HistoryTurn(BaseModel):
@@ -109,7 +112,17 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
 
     @app.post("/api/feedback")
     def api_feedback(body: FeedbackRequest) -> dict:
-        feedback.record(body.answer_id, body.helpful)
+        if not service.answer_ids.issued(body.answer_id):
+            raise ApiError(
+                422, "unknown_answer", "That answer id was not given by this assistant (or is from before a restart)."
+            )
+        try:
+            feedback.record(body.answer_id, body.helpful)
+        except FeedbackUnavailable as err:
+            log.warning("%s", err)
+            raise ApiError(
+                503, "feedback_unavailable", "Your feedback could not be saved at the moment; the answers still work."
+            ) from err
         return {"ok": True}
 
     @app.get("/embed.js")
@@ -123,14 +136,24 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
-        ready = service.ready
+        """Each part, and 503 when answering is degraded (keyword search only) or impossible."""
+        parts = service.health()
+        writable, detail = feedback.writable()
+        parts["feedback_store"] = {"ok": writable, "detail": detail}
+        if not parts["index"]["ok"]:
+            status = "unavailable"
+        elif not parts["vector_store"]["ok"]:
+            status = "degraded"
+        else:
+            status = "ok"  # feedback that cannot be saved does not stop the answers
         return JSONResponse(
-            status_code=200 if ready else 503,
+            status_code=200 if status == "ok" else 503,
             content={
-                "ok": ready,
-                "index_loaded": ready,
-                "chat_loaded": chat_state["loaded"],
+                "ok": status == "ok",
+                "status": status,
                 "embedder": service.embedder.name,
+                "chat_loaded": chat_state["loaded"],
+                "parts": parts,
             },
         )
 
@@ -313,17 +336,42 @@ def _plain(content) -> str:
     return str(content)
 
 
-def serve() -> int:
+def serve(host: str | None = None, port: int | None = None, workers: int | None = None) -> int:
+    """`assistant serve`: ingest first if there is no index, then serve with one or more processes.
+    Several workers share the one index on disk; each picks up a new `assistant ingest` by itself."""
     import uvicorn
 
+    # Flags become settings, so that worker processes (which read the environment) see them too.
+    for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
+        if value is not None:
+            os.environ[f"ASSISTANT_{name}"] = str(value)
     service = Service()
     summary = service.ensure_index()
     if summary:
         for line in summary.lines():
             print(line)
-    service.deps()  # load the index before the first question, not during it
-    app = create_app(service=service, defer_chat=True)
     settings = service.settings
-    print(f"Serving the chat on http://{settings.host}:{settings.port}/chat/")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    print(f"Serving the chat on http://{settings.host}:{settings.port}/chat/ with {settings.workers} process(es)")
+    if settings.workers == 1:
+        service.deps()  # load the index before the first question, not during it
+        app = create_app(service=service, defer_chat=True)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        return 0
+    # One key for every worker, so that feedback on an answer from one is accepted by another.
+    os.environ.setdefault("ASSISTANT_ANSWER_ID_KEY", secrets.token_hex(32))
+    uvicorn.run(
+        "assistant.web:worker_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="warning",
+    )
     return 0
+
+
+def worker_app() -> FastAPI:
+    """The app in one of several worker processes (`serve --workers N`)."""
+    service = Service()
+    service.deps()
+    return create_app(service=service, defer_chat=True)

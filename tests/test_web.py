@@ -52,8 +52,15 @@ def test_not_json_at_all(client):
 
 def test_health_and_documents(client, service):
     health = client.get("/healthz").json()
-    # The deployer sees which embedder answers: the semantic model, or the hashing fallback.
-    assert health == {"ok": True, "index_loaded": True, "chat_loaded": True, "embedder": service.embedder.name}
+    # The deployer sees which embedder answers (the semantic model, or the hashing fallback) and each part.
+    assert health["ok"] is True and health["status"] == "ok" and health["embedder"] == service.embedder.name
+    assert health["chat_loaded"] is True
+    assert {name: part["ok"] for name, part in health["parts"].items()} == {
+        "index": True,
+        "vector_store": True,
+        "feedback_store": True,
+    }
+    assert health["parts"]["index"]["documents"] == 1 and health["parts"]["index"]["version"]
     assert client.get("/documents/probation-services.md").status_code == 200
     assert client.get("/documents/../pyproject.toml").status_code == 404
     assert client.get("/chat/").status_code == 200
@@ -93,6 +100,30 @@ def test_embedding_headers_and_feedback_api(service, tmp_path):
     answer_id = c.post("/api/ask", json={"question": "what is ROIF"}).json()["answer_id"]
     assert c.post("/api/feedback", json={"answer_id": answer_id, "helpful": False}).json() == {"ok": True}
     assert c.post("/api/feedback", json={"answer_id": "nope", "helpful": 1}).status_code == 422
+    # only ids this assistant gave, and only true or false
+    forged = c.post("/api/feedback", json={"answer_id": "0" * 48, "helpful": True})
+    assert forged.status_code == 422 and forged.json()["error"]["code"] == "unknown_answer"
+    assert c.post("/api/feedback", json={"answer_id": answer_id, "helpful": "yes"}).status_code == 422
+    assert c.post("/api/feedback", json={"answer_id": answer_id, "helpful": 1}).status_code == 422
+    from assistant.feedback import FeedbackStore
+
+    assert FeedbackStore(tmp_path / "feedback.sqlite3").all() == [(answer_id, False)]
+
+
+def test_feedback_that_cannot_be_saved_is_a_clear_503_and_answers_go_on(hashing_service, tmp_path):
+    from assistant.service import Service
+
+    settings = hashing_service.settings.model_copy(update={"data_dir": tmp_path, "rate_limit": ""})
+    svc = Service(settings)
+    svc.ingest()
+    (tmp_path / "feedback.sqlite3").mkdir()  # not a file SQLite can write
+    c = TestClient(create_app(service=svc), raise_server_exceptions=False)
+    answer = c.post("/api/ask", json={"question": "what is ROIF"}).json()
+    r = c.post("/api/feedback", json={"answer_id": answer["answer_id"], "helpful": True})
+    assert r.status_code == 503 and r.json()["error"]["code"] == "feedback_unavailable"
+    assert "Traceback" not in r.text and "sqlite" not in r.text.lower()
+    health = c.get("/healthz")
+    assert health.status_code == 200 and health.json()["parts"]["feedback_store"]["ok"] is False
 
 
 def test_deferred_chat_shows_a_starting_page_then_the_real_chat(service):
