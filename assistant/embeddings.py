@@ -181,6 +181,10 @@ class OnnxEmbedder(Embeddings):
             options.inter_op_num_threads = 1
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
             options.log_severity_level = 3
+            # Idle threads must not spin waiting for work: under many questions at once, spinning
+            # burnt a third of the CPU (22 -> 14 ms of CPU per answer, measured here).
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
             # By path, not from the checked bytes: ONNX Runtime keeps a copy of a byte buffer (+90 MB).
             session = ort.InferenceSession(str(self.onnx_file), options, providers=["CPUExecutionProvider"])
         except Exception as err:  # a corrupt file or an incompatible runtime: one message

@@ -3,7 +3,7 @@
 - A body larger than `max_body_bytes` gets a 413 before it is read in full.
 - Each client (its address, or the address a trusted reverse proxy names in a configured header)
   may ask at the `rate_limit` rate (the `limits` library, moving window); beyond it, a 429 with
-  `Retry-After`, cheap enough that a greedy client cannot crowd out the others.
+  `Retry-After`, sent after a short pause, so that a greedy client cannot crowd out the others.
 - At most `max_in_flight` questions are answered or waiting at once in this process; beyond that, a
   fast 503 with `Retry-After`, rather than a queue that makes everyone wait.
 
@@ -13,6 +13,7 @@ processes (`serve --workers N`), each counts on its own.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import math
 import time
@@ -27,6 +28,7 @@ from assistant.settings import Settings
 
 LIMITED = "/api/"  # POSTs under this path count against a client's rate
 ANSWERING = "/api/ask"  # requests under this path hold an answering slot (the stream too)
+REFUSAL_DELAY_SECONDS = 1.0
 
 
 class RequestGuard:
@@ -53,6 +55,9 @@ class RequestGuard:
             key = self.client_key(scope)
             if not all(self.limiter.test(rate, key) for rate in self.rates):
                 wait = self._retry_after(key)
+                # Held for a moment before it is sent: a client that ignores Retry-After and asks
+                # again at once is slowed to a trickle, at the cost of one sleeping task each.
+                await asyncio.sleep(min(wait, REFUSAL_DELAY_SECONDS))
                 await self._refuse(
                     scope,
                     receive,

@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     )
     max_in_flight: int = Field(64, ge=1, description="Questions answered or waiting per process; beyond: 503.")
     rate_limit: str = Field(
-        "10/second;300/minute", description="Questions per client (`limits` notation, ';' between limits); '' for none."
+        "20/second;120/minute", description="Questions per client (`limits` notation, ';' between limits); '' for none."
     )
     client_ip_header: str | None = Field(
         None, description="Header naming the client's address, set by your reverse proxy (e.g. X-Forwarded-For)."
