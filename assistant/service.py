@@ -110,6 +110,8 @@ class Service:
 
     def _reload(self, stamp: tuple) -> None:
         try:
+            if not self.settings.chroma_host:
+                self._reopen_local_store()
             deps = self._load()
             self._deps = deps
             log.info("The index changed on disk: now answering from version %s.", deps.version or "?")
@@ -151,6 +153,17 @@ class Service:
         answer = run(question, list(history), deps)
         answer.answer_id = self.answer_ids.new()  # signed: feedback names an answer really given
         return answer
+
+    def _reopen_local_store(self) -> None:
+        """Chroma's local store keeps what it has read in memory and does not see what another
+        process wrote: a new index needs a new client. The few questions in flight meanwhile are
+        answered by keyword search."""
+        old, self._client = self._client, None
+        if old is not None:
+            try:
+                old.close()
+            except Exception as err:  # already closed: nothing to release
+                log.debug("Closing the old Chroma client: %s", err)
 
     def health(self) -> dict[str, dict]:
         """Each part the answers depend on: the index snapshot and the vector store."""
