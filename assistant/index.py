@@ -144,7 +144,8 @@ def ingest(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> IngestSummary:
     """Bring the index in line with the corpus folder, embedding only what changed. One ingest at a
-    time per index (a lock file beside it): a second waits for the first, then finds little to do."""
+    time per index (a lock file beside it): a second waits for the first, then finds little to do.
+    `client` may be a function that opens it."""
     from filelock import FileLock, Timeout
 
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +157,8 @@ def ingest(
         lock.acquire(timeout=LOCK_WAIT_SECONDS)
     try:
         _remove_leftovers(index_dir)
+        # The store is opened only once the lock is held: two first opens at once lock SQLite.
+        client = client() if callable(client) else client
         return _ingest(corpus_dir, index_dir, embedder, client, progress, max_bytes)
     finally:
         lock.release()

@@ -64,7 +64,11 @@ class Service:
         with self._lock:
             s = self.settings
             max_bytes = int(s.max_document_mb * 1_000_000)
-            summary = ingest(s.corpus_dir, s.index_dir, self.embedder, self.client, progress, max_bytes=max_bytes)
+
+            def client():  # opened once the ingest lock is held
+                return self.client
+
+            summary = ingest(s.corpus_dir, s.index_dir, self.embedder, client, progress, max_bytes=max_bytes)
             self._deps = None  # the next question sees the new index
             return summary
 

@@ -214,7 +214,7 @@ def test_thumbs_are_stored_with_the_answer_id(app_url, data_dir, browser):
     page.get_by_role("button", name="Like", exact=True).first.click()
     page.wait_for_timeout(1000)
     rows = sqlite3.connect(data_dir / "feedback.sqlite3").execute("SELECT answer_id, helpful FROM feedback").fetchall()
-    assert len(rows) == 1 and rows[0][1] == 1 and len(rows[0][0]) == 32
+    assert len(rows) == 1 and rows[0][1] == 1 and len(rows[0][0]) == 48  # a signed answer id
     page.close()
 
 
