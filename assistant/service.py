@@ -134,8 +134,10 @@ class Service:
                 f"The index was built with the '{manifest.embedder}' embedder, but the assistant is set "
                 f"to use '{self.embedder.name}'. Run `assistant ingest` to rebuild it."
             )
-        store = VectorStore(lambda: open_store(self.client, manifest.collection, self.embedder))
-        store.check()  # connect now, so that the first question does not wait for it
+        store = VectorStore(
+            lambda: open_store(self.client, manifest.collection, self.embedder), (c.chunk_id for c in manifest.chunks)
+        )
+        store.check()  # read the vectors now, so that the first question does not wait for them
         retriever = Retriever(manifest.chunks, store, self.embedder, self.glossary)
         documents = {c.title: c.url for c in manifest.chunks}  # in corpus order
         self.profile = load_profile(self.settings.deployer_path).with_document_defaults(list(documents))

@@ -4,12 +4,14 @@ Run with `make loadtest` (or `python scripts/loadtest.py --workers 2`). It index
 temporary folder, starts `assistant serve` on a free 127.0.0.1 port (its own process, stopped by
 its PID at the end), and runs two bounded phases:
 
-1. throughput: 32 clients, each asking one question after another, for a fixed number of
-   questions; prints answers/s, errors, p50 and p95;
+1. throughput: 32 connections, each asking one question after another, for a fixed number of
+   questions, on behalf of 1,024 people (a person's address is in X-Forwarded-For, so the
+   per-client rate limit applies to people, as behind a reverse proxy); prints answers/s, errors,
+   p50 and p95, and the server's CPU time per answer;
 2. fairness: one greedy client keeps 64 questions in flight while another asks at a normal pace;
    prints the other client's p50/p95 and what the greedy one got (answers, 429s, 503s).
 
-Each simulated client has its own address, given in X-Forwarded-For as a reverse proxy would
+Each simulated person has their own address, given in X-Forwarded-For as a reverse proxy would
 (the server is started with ASSISTANT_CLIENT_IP_HEADER set). Not a test: the numbers depend on the
 machine and on what else runs on it. `--root DIR` measures another checkout (e.g. before a change).
 """
@@ -42,6 +44,7 @@ QUESTIONS = [
     "what do i need to send in with a tender? want a checklist",
 ]
 MAX_SECONDS = 120  # every phase stops by then, whatever happens
+PEOPLE = 1024  # the throughput phase's questions come from this many addresses (each within its rate limit)
 
 
 def free_port() -> int:
@@ -70,6 +73,19 @@ def start_server(root: Path, python: Path, data_dir: Path, port: int, workers: i
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # its workers are stopped with it
     )
+
+
+def server_cpu_seconds(pgid: int) -> float:
+    """CPU time (user + system) of every process of the server's group, from /proc."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 of stat: the process group
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -113,10 +129,12 @@ async def throughput(base: str, clients: int, total: int, network: int = 1) -> d
     stop_at = time.perf_counter() + MAX_SECONDS
 
     async def client(n: int, http: httpx.AsyncClient) -> None:
-        headers = {"X-Forwarded-For": f"10.{network}.{n // 250}.{n % 250 + 1}"}
         i = n
         while remaining[0] > 0 and time.perf_counter() < stop_at:
             remaining[0] -= 1
+            # 32 connections on behalf of many people: each question comes from one of PEOPLE addresses
+            person = (n * 97 + i * 31) % PEOPLE
+            headers = {"X-Forwarded-For": f"10.{network}.{person // 250}.{person % 250 + 1}"}
             started = time.perf_counter()
             try:
                 r = await http.post(
@@ -227,15 +245,25 @@ def main() -> int:
         try:
             asyncio.run(wait_ready(base, time.time() + 90))
             asyncio.run(throughput(base, args.clients, 64, network=3))  # warm every worker
-            result = {"root": str(root), "workers": args.workers}
+            result = {"root": str(root), "workers": args.workers, "load_average": os.getloadavg()[0]}
+            cpu_before, client_before = server_cpu_seconds(proc.pid), time.process_time()
             result["throughput"] = asyncio.run(throughput(base, args.clients, args.requests))
+            answers = result["throughput"]["codes"].get(200, 0) or 1
+            result["throughput"]["server_cpu_ms_per_answer"] = round(
+                (server_cpu_seconds(proc.pid) - cpu_before) * 1000 / answers, 1
+            )
+            result["throughput"]["client_cpu_ms_per_answer"] = round(
+                (time.process_time() - client_before) * 1000 / answers, 1
+            )
             result["fairness"] = asyncio.run(fairness(base, args.greedy, 10, args.other))
         finally:
             stop_server(proc)
     t, f = result["throughput"], result["fairness"]
     print(
         f"throughput: {t['clients']} clients, {t['requests']} questions: {t['answers_per_s']} answers/s, "
-        f"{t['errors']} errors, p50 {t['p50_ms']} ms, p95 {t['p95_ms']} ms  {t['codes']}"
+        f"{t['errors']} errors, p50 {t['p50_ms']} ms, p95 {t['p95_ms']} ms  {t['codes']}; "
+        f"server CPU {t['server_cpu_ms_per_answer']} ms/answer (this client {t['client_cpu_ms_per_answer']}); "
+        f"load average before: {result['load_average']:.2f}"
     )
     print(
         f"fairness: a greedy client with {f['greedy_in_flight']} in flight got {f['greedy_codes']}; "
