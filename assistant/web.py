@@ -102,13 +102,13 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
     answering = ThreadPoolExecutor(settings.answer_threads, thread_name_prefix="answer")
 
     @app.post("/api/ask")
-    async def api_ask(body: AskRequest) -> dict:
+    async def api_ask(body: AskRequest) -> JSONResponse:
         problem = history_problem(body.history, settings)
         if problem:
             raise ApiError(422, "history_too_long", problem)
         turns = [Turn(t.role, t.content) for t in body.history]
         answer = await asyncio.get_running_loop().run_in_executor(answering, service.ask, body.question, turns)
-        return answer.to_json()
+        return JSONResponse(answer.to_json())  # plain JSON types already: no encoder pass on the event loop
 
     @app.post("/api/feedback")
     def api_feedback(body: FeedbackRequest) -> dict:
