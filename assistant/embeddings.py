@@ -289,7 +289,9 @@ def _default_threads() -> int:
     return max(1, min(cores, 4))
 
 
-def make_embedder(kind: str, model_name: str, *, models_dir: Path | str | None = None) -> Embeddings:
+def make_embedder(
+    kind: str, model_name: str, *, models_dir: Path | str | None = None, threads: int | None = None
+) -> Embeddings:
     """The embedder the settings ask for.
 
     The official model (`model_name` is its id, the default, or its verified folder) is checked
@@ -298,6 +300,7 @@ def make_embedder(kind: str, model_name: str, *, models_dir: Path | str | None =
     verification it logs one warning (what is wrong, and that `assistant model fetch` fixes it) and
     uses the hashing embedder. Any other model name or folder goes to sentence-transformers, as a
     deployer's own choice. `onnx` and `sentence-transformers` raise EmbedderUnavailable instead.
+    `threads`: ONNX Runtime's threads for one encoding (default: the cores, up to 4).
     """
     if kind == "hashing":
         return HashingEmbedder()
@@ -319,7 +322,7 @@ def make_embedder(kind: str, model_name: str, *, models_dir: Path | str | None =
         return HashingEmbedder()
     if kind in ("auto", "onnx"):
         try:
-            return OnnxEmbedder(folder).load()
+            return OnnxEmbedder(folder, threads=threads).load()
         except EmbedderUnavailable as err:
             if kind == "onnx":
                 raise

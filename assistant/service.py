@@ -48,9 +48,8 @@ class Service:
     @property
     def embedder(self):
         if self._embedder is None:
-            self._embedder = make_embedder(
-                self.settings.embedder, self.settings.model_name, models_dir=self.settings.models_dir
-            )
+            s = self.settings
+            self._embedder = make_embedder(s.embedder, s.model_name, models_dir=s.models_dir, threads=s.embed_threads)
         return self._embedder
 
     @property

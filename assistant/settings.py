@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _cores() -> int:
+def cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:
@@ -35,6 +35,12 @@ class Settings(BaseSettings):
         "sentence-transformers/all-MiniLM-L6-v2",
         description="sentence-transformers model name or local folder.",
     )
+    embed_threads: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="ONNX threads for one encoding; default: the cores (fastest ingest); `serve` uses 1.",
+    )
     chroma_host: str | None = Field(None, description="Use a Chroma server instead of the local store.")
     chroma_port: int = Field(8000, description="Port of the Chroma server.")
 
@@ -55,12 +61,12 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Web server address.")
     port: int = Field(7860, description="Web server port.")
     workers: int = Field(1, ge=1, le=32, description="Server processes (`serve --workers N`), sharing one index.")
-    answer_threads: int = Field(
-        default_factory=lambda: _cores(), ge=1, le=64, description="Questions answered at once per process."
+    answer_threads: int | None = Field(
+        None, ge=1, le=64, description="Questions answered at once per process; default: cores / workers."
     )
     max_in_flight: int = Field(64, ge=1, description="Questions answered or waiting per process; beyond: 503.")
     rate_limit: str = Field(
-        "20/second;120/minute", description="Questions per client (`limits` notation, ';' between limits); '' for none."
+        "5/second;120/minute", description="Questions per client (`limits` notation, ';' between limits); '' for none."
     )
     client_ip_header: str | None = Field(
         None, description="Header naming the client's address, set by your reverse proxy (e.g. X-Forwarded-For)."

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import html
 import json
@@ -28,7 +29,7 @@ from assistant.feedback import FeedbackStore, FeedbackUnavailable
 from assistant.guard import RequestGuard
 from assistant.http_errors import ApiError
 from assistant.service import Service
-from assistant.settings import Settings
+from assistant.settings import Settings, cores
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger(__name__)
@@ -97,9 +98,10 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
         allow_credentials=False,
     )
     http_errors.install(app, security_headers(settings))
-    # Answering runs in a pool of threads, as many as the machine has cores: the event loop stays
-    # free to accept or refuse other requests meanwhile.
-    answering = ThreadPoolExecutor(settings.answer_threads, thread_name_prefix="answer")
+    # Answering runs in a pool of threads, one per core this process has (the cores shared among the
+    # worker processes): the event loop stays free to accept or refuse other requests meanwhile.
+    threads = settings.answer_threads or max(1, cores() // settings.workers)
+    answering = ThreadPoolExecutor(threads, thread_name_prefix="answer")
 
     @app.post("/api/ask")
     async def api_ask(body: AskRequest) -> JSONResponse:
@@ -232,6 +234,9 @@ def _mount_chat_when_loaded(app: FastAPI, service: Service, feedback: FeedbackSt
         gradio_app.get_blocks().run_startup_events()
         await gradio_app.get_blocks().run_extra_startup_events()
         state["loaded"] = True
+        # Everything loaded so far lives as long as the process: keep it out of the garbage
+        # collector's full passes, which otherwise pause answering for tens of milliseconds.
+        gc.freeze()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI):
@@ -345,6 +350,9 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
     for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
         if value is not None:
             os.environ[f"ASSISTANT_{name}"] = str(value)
+    # Serving answers several questions at once, one per thread and process: one ONNX thread each
+    # uses the cores without handing work between threads (measured: more answers/s, less CPU each).
+    os.environ.setdefault("ASSISTANT_EMBED_THREADS", "1")
     service = Service()
     summary = service.ensure_index()
     if summary:

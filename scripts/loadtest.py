@@ -228,7 +228,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--requests", type=int, default=1500, help="questions in the throughput phase")
     parser.add_argument("--greedy", type=int, default=64, help="the greedy client's questions in flight")
-    parser.add_argument("--other", type=int, default=40, help="the other client's questions in the fairness phase")
+    parser.add_argument("--other", type=int, default=60, help="the other client's questions in the fairness phase")
     args = parser.parse_args()
     root = Path(args.root).resolve()
     python = Path(args.python) if args.python else root / ".venv" / "bin" / "python"

@@ -80,7 +80,7 @@ def test_embedding_headers_and_feedback_api(service, tmp_path):
     from assistant.settings import Settings
 
     settings = Settings(
-        **{**service.settings.model_dump(), "allowed_origins": ["https://www.clinks.org"], "data_dir": tmp_path}
+        **{**service.settings.model_dump(), "allowed_origins": ["https://www.clinks.org"], "data_dir": tmp_path, "rate_limit": ""}
     )
     from assistant.service import Service
 
