@@ -206,8 +206,11 @@ async def fairness(base: str, in_flight: int, seconds: float, other_requests: in
     limits = httpx.Limits(max_connections=in_flight + 8, max_keepalive_connections=in_flight + 8)
     async with httpx.AsyncClient(limits=limits, timeout=30) as http:
         workers = [asyncio.create_task(greedy_worker(http, n)) for n in range(in_flight)]
+        timed_out = False
         try:
             await asyncio.wait_for(polite(http), timeout=min(MAX_SECONDS, seconds + 60))
+        except TimeoutError:
+            timed_out = True  # the polite client could not finish its questions in time: say so
         finally:
             stop.set()
             await asyncio.wait(workers, timeout=30)
@@ -217,6 +220,8 @@ async def fairness(base: str, in_flight: int, seconds: float, other_requests: in
         "other_codes": other_codes,
         "other_p50_ms": round(pct(other, 0.5), 1),
         "other_p95_ms": round(pct(other, 0.95), 1),
+        "other_asked": len(other),
+        "other_timed_out": timed_out,
     }
 
 
@@ -268,6 +273,7 @@ def main() -> int:
     print(
         f"fairness: a greedy client with {f['greedy_in_flight']} in flight got {f['greedy_codes']}; "
         f"another client's p50 {f['other_p50_ms']} ms, p95 {f['other_p95_ms']} ms  {f['other_codes']}"
+        + (f" (only {f['other_asked']} asked before the time ran out)" if f["other_timed_out"] else "")
     )
     print(json.dumps(result))
     return 0
