@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None,
     # worker processes): the event loop stays free to accept or refuse other requests meanwhile.
     threads = settings.answer_threads or max(1, cores() // settings.workers)
     answering = ThreadPoolExecutor(threads, thread_name_prefix="answer")
+    app.state.answering = answering  # for any other answering route (a streaming one) to share
 
     @app.post("/api/ask")
     async def api_ask(body: AskRequest) -> JSONResponse:
