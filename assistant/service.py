@@ -183,7 +183,7 @@ class Service:
         index = {"ok": True, "version": deps.version, "documents": len(deps.documents), "passages": len(chunks)}
         up, detail = deps.retriever.store.check()
         where = f"Chroma server {self.settings.chroma_host}" if self.settings.chroma_host else "local Chroma store"
-        store = {"ok": up, "detail": detail if up else f"{where} {detail}: answering from keyword search only"}
+        store = {"ok": up, "detail": detail if up else f"{where} {detail}"}  # says how it answers meanwhile
         return {"index": index, "vector_store": store}
 
     def indexed_documents(self) -> frozenset[str]:
