@@ -41,6 +41,8 @@ class Answer:
     answer_id: str = ""
     signals: dict[str, float] = field(default_factory=dict)  # what the decision to answer weighed
     confident: bool = True  # False: answered with a warning that it may not be exactly what was asked
+    answered_by: str = "extractive"  # "llm": written by the language model, every sentence checked
+    model_report: dict = field(default_factory=dict)  # the model's outcome, tokens, dropped sentences (not in JSON)
 
     @property
     def declined(self) -> bool:
@@ -57,6 +59,7 @@ class Answer:
             "declined": self.declined,
             "confident": self.confident and not self.declined,
             "status": self.status.value,
+            "answered_by": self.answered_by,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "retrieved_ids": self.retrieved_ids,
         }

@@ -1,4 +1,4 @@
-"""The `assistant` command: ingest, ask, serve, eval, fit-decision, model."""
+"""The `assistant` command: ingest, ask, serve, eval, fit-decision, fit-grounding, model."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--thresholds", default=None, help="exit 1 when a set's test half misses these floors")
     fit = sub.add_parser("fit-decision", help="refit the answer-or-decline model on the dev halves of the sets")
     fit.add_argument("--set", action="append", default=None, help="fit on this set only (repeatable); default all")
+    sub.add_parser("fit-grounding", help="refit the meaning check of a language model's sentences (note 007)")
     model = sub.add_parser("model", help="fetch or verify the semantic model (all-MiniLM-L6-v2)")
     model.add_argument("action", choices=["fetch", "verify"], help="fetch: get, verify and export it; verify: check it")
     model.add_argument("--dir", default=None, help="model folder; default <models_dir>/all-MiniLM-L6-v2")
@@ -68,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             from evals.fit_decision import main as fit_main
 
             return fit_main(args.set)
+        if args.command == "fit-grounding":
+            from evals.fit_grounding import main as fit_grounding_main
+
+            return fit_grounding_main()
     except IndexError_ as err:
         print(f"Error: {err}", file=sys.stderr)
         return EXIT_ERROR

@@ -17,6 +17,8 @@ from assistant.text import STOPWORDS
 PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|there|he|she|one)\b", re.IGNORECASE)
 MAX_SUBJECT_WORDS = 5
 PARTICLES = frozenset("off on up out down over in".split())
+# Words that only make sense after something: "how many MORE goes", "what IF we've only just started".
+CONTINUES = re.compile(r"\b(more|else|instead|too|again|still|what if|otherwise)\b", re.IGNORECASE)
 SWITCH = re.compile(r"^\s*(and|what about|how about|what of|same for|and for)\b", re.IGNORECASE)
 
 
@@ -39,7 +41,7 @@ def condense(question: str, history: list[Turn], has_subject) -> Condensed:
         asked = " ".join(i.name for i in question_intents(previous))
         borrowed = _intent_words(previous) if asked else ""
         return Condensed(f"{question} {borrowed}".strip(), borrowed)
-    if PRONOUN.search(question) or not has_subject(question):
+    if PRONOUN.search(question) or CONTINUES.search(question) or not has_subject(question):
         last = next((t.content for t in reversed(history) if t.role == "assistant"), "")
         return Condensed(f"{question} {previous}", previous, last, _resolve(question, previous))
     return Condensed(question, "")

@@ -64,7 +64,8 @@ INTENTS = (
     _intent(
         "count",
         r"\bhow many\b|\bnumber of\b",
-        r"\b\d+\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b",
+        # A number that counts something: a year ("in 2021") is not a count.
+        r"\b(?!(19|20)\d\d\b)\d+\b|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b",
         "many number",
     ),
     _intent(

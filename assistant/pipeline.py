@@ -22,11 +22,13 @@ from assistant.followup import Condensed, condense
 from assistant.glossary import Glossary
 from assistant.index import IndexError_
 from assistant.intents import Intent, question_intents
+from assistant.llm.stage import Writer, write_with_model
 from assistant.prompts import Prompts
-from assistant.question_checks import clean, is_task_request, looks_english
+from assistant.question_checks import clean, is_about_one_persons_case, is_task_request, looks_english
 from assistant.question_parts import split_parts
 from assistant.retrieve import Passage, Retriever
 from assistant.settings import Settings
+from assistant.spelling import Speller
 from assistant.text import terms
 from assistant.unit_vectors import UnitVectors
 
@@ -50,6 +52,8 @@ class Deps:
     settings: Settings
     unit_vectors: UnitVectors | None = None  # sentence vectors made at ingest
     decision_model: DecisionModel | None = None  # None: the coverage rule decides
+    speller: Speller | None = None  # misspelt words, as the guidance or English writes them
+    llm: Writer | None = None  # the optional language model (ASSISTANT_LLM_PROVIDER); None: quotes only
     documents: frozenset[str] = frozenset()  # names of the indexed documents (served at /documents/)
     version: str = ""  # of the index (manifest.json), for the health check
 
@@ -71,6 +75,8 @@ class Context:
     composition: Composition | None = None
     signals: dict[str, float] = field(default_factory=dict)
     hedged: bool = False
+    on_piece: Callable[[str], None] | None = None  # streaming: each checked sentence, as it passes
+    model_report: dict = field(default_factory=dict)  # what the language model did, when it is on
     answer: Answer | None = None
 
     def finish(self, status: Status, text: str) -> None:
@@ -78,7 +84,7 @@ class Context:
 
 
 def check_question(ctx: Context) -> None:
-    """Empty, too long, markup only, not English, or a task rather than a question."""
+    """Empty, too long, markup only, not English, a task rather than a question, or one person's case."""
     settings, prompts = ctx.deps.settings, ctx.deps.prompts
     ctx.history = bounded_history(ctx.history, settings)
     raw = ctx.question or ""
@@ -96,6 +102,14 @@ def check_question(ctx: Context) -> None:
         ctx.finish(Status.INVALID_QUESTION, prompts.render("invalid_not_english"))
     elif is_task_request(ctx.text):
         ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_out_of_scope"))
+    elif is_about_one_persons_case(ctx.text):
+        ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_individual_case"))
+
+
+def correct_spelling(ctx: Context) -> None:
+    """ "probaiton" -> "probation", before anything searches or reads the question."""
+    if ctx.deps.speller is not None:
+        ctx.text = ctx.deps.speller.respell(ctx.text)
 
 
 def bounded_history(history: Sequence[Turn], settings: Settings) -> list[Turn]:
@@ -163,6 +177,7 @@ def compose_answer(ctx: Context) -> None:
         already_said=ctx.condensed.last_answer,
         known=ctx.deps.retriever.known,
         weights=weights_for(getattr(ctx.deps.retriever.embedder, "name", "")),
+        passage_similarity={p.chunk.chunk_id: p.dense for p in ctx.passages},
     )
     if ctx.composition is None:
         _decline_not_covered(ctx)
@@ -209,17 +224,19 @@ def check_citations(ctx: Context) -> None:
 
 STAGES: tuple[Callable[[Context], None], ...] = (
     check_question,
+    correct_spelling,
     condense_follow_up,
     check_scope,
     retrieve,
+    write_with_model,  # optional (assistant/llm/): does nothing unless a language model is set
     compose_answer,
     decide,
     check_citations,
 )
 
 
-def run(question: str, history: Sequence[Turn], deps: Deps) -> Answer:
-    ctx = Context(question=question, history=history, deps=deps)
+def run(question: str, history: Sequence[Turn], deps: Deps, on_piece: Callable[[str], None] | None = None) -> Answer:
+    ctx = Context(question=question, history=history, deps=deps, on_piece=on_piece)
     timings: dict[str, float] = {}
     try:
         for stage in STAGES:
@@ -237,6 +254,7 @@ def run(question: str, history: Sequence[Turn], deps: Deps) -> Answer:
         ctx.answer = Answer(text=deps.prompts.render("error", reason=GENERIC_FAILURE), status=Status.ERROR)
     answer = ctx.answer
     answer.signals = ctx.signals
+    answer.model_report = ctx.model_report
     answer.timings_ms = timings
     answer.retrieved_ids = [p.chunk.chunk_id for p in ctx.passages]
     answer.answer_id = uuid.uuid4().hex

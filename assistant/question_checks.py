@@ -25,6 +25,19 @@ INJECTION = re.compile(
     r"|\b(system prompt|you are now|pretend (to be|you are)|act as|jailbreak|developer mode)\b",
     re.IGNORECASE,
 )
+# A question about one person's case ("my service user missed two appointments, will he be
+# recalled?"): guidance cannot decide it, and the question holds personal details. Both parts
+# must be there: someone of the asker's, and what will happen to them; "a client told me ...,
+# what do I do?" asks what the guidance says to do, and is answered.
+_SOMEONE = re.compile(
+    r"\b(my|our)\s+(?:\w+\s+)?(service user|client|mentee|mate|friend|son|daughter|partner|husband|wife"
+    r"|brother|sister|neighbour|dad|mum|father|mother|cousin|uncle|aunt|boyfriend|girlfriend|nephew|niece)\b",
+    re.IGNORECASE,
+)
+_THEIR_OUTCOME = re.compile(
+    r"\b(will|would|can|could|should|does|is|has)\s+(he|she|they)\b|\b(he|she)\s*('ll|will|is going to|gonna)\b",
+    re.IGNORECASE,
+)
 
 
 def clean(question: str) -> tuple[str, bool]:
@@ -55,3 +68,7 @@ def looks_english(question: str, known) -> bool:
 
 def is_task_request(question: str) -> bool:
     return TASK_REQUEST.search(question) is not None or INJECTION.search(question) is not None
+
+
+def is_about_one_persons_case(question: str) -> bool:
+    return _SOMEONE.search(question) is not None and _THEIR_OUTCOME.search(question) is not None

@@ -125,6 +125,11 @@ class Retriever:
         bm25_by_id = {self.chunks[i].chunk_id: float(bm25_scores[i]) for i in range(len(self.chunks))}
         dense_by_id = dict(dense)
         ranked = sorted(fused, key=lambda cid: -fused[cid])[:k]
+        # What the last answer quoted always stays in view: a follow-up ("how many more goes do we
+        # get") is most often answered there, though its own words may find nothing.
+        kept = [c for c in follow_from if c in self.by_id and c not in ranked][: k // 2]
+        if kept:
+            ranked = ranked[: k - len(kept)] + kept
         return [
             Passage(self.by_id[cid], fused[cid], bm25_by_id.get(cid, 0.0), dense_by_id.get(cid, 0.0)) for cid in ranked
         ]

@@ -6,9 +6,10 @@ Built once per process and reused; the web app and the command line both go thro
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 
 from assistant.answer import Answer, Status, Turn
@@ -22,6 +23,8 @@ from assistant.pipeline import Deps, run
 from assistant.prompts import Prompts
 from assistant.retrieve import Retriever
 from assistant.settings import Settings
+from assistant.spelling import Speller
+from assistant.text import words
 from assistant.unit_vectors import UnitVectors
 from assistant.vector_store import VectorStore
 
@@ -144,20 +147,79 @@ class Service:
         self.prompts.defaults = self.profile.values(list(dict.fromkeys(links)))
         units = UnitVectors.load(self.settings.index_dir, self.embedder)
         decision = load_model(self.embedder.name)
-        deps = Deps(retriever, self.glossary, self.prompts, self.settings, units, decision)
+        speller = Speller(w for chunk in manifest.chunks for w in words(chunk.text))
+        llm = self._language_model(units)
+        deps = Deps(retriever, self.glossary, self.prompts, self.settings, units, decision, speller, llm)
         deps.documents = frozenset(c.doc_id for c in manifest.chunks)
         deps.version = manifest.version
         return deps
 
-    def ask(self, question: str, history: Sequence[Turn] = ()) -> Answer:
+    def _language_model(self, units: UnitVectors):
+        """The optional model that writes answers (ASSISTANT_LLM_PROVIDER), or None: quotes only.
+        A model that cannot be set up is said once in the log; the assistant still answers."""
+        if not self.settings.llm_provider:
+            return None
+        from assistant.llm.models import ModelUnavailable
+        from assistant.llm.stage import make_writer
+
+        try:
+            writer = make_writer(self.settings, self.prompts, self.embedder, units)
+        except ModelUnavailable as err:
+            log.warning("%s Answers quote the guidance until this is fixed.", err)
+            return None
+        log.info("Answers are written by %s, every sentence checked; quoting is the fallback.", writer.name)
+        return writer
+
+    def ask(self, question: str, history: Sequence[Turn] = (), on_piece: Callable[[str], None] | None = None) -> Answer:
         try:
             deps = self.deps()
         except IndexError_ as err:
             log.warning("Cannot answer: %s", err)
             return Answer(text=self.prompts.render("error", reason=err.user_message), status=Status.ERROR)
-        answer = run(question, list(history), deps)
+        answer = run(question, list(history), deps, on_piece)
         answer.answer_id = self.answer_ids.new()  # signed: feedback names an answer really given
         return answer
+
+    def ask_stream(self, question: str, history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
+        """The answer as it is written: pieces of text, then the whole `Answer`, last.
+
+        With a language model, each piece is a sentence that has passed every check, sent as soon
+        as it passes; otherwise the answer's text comes as one piece. Either way the pieces joined
+        are exactly the final answer's text, so what was shown never has to be taken back.
+        """
+        try:
+            streaming = self.deps().llm is not None
+        except IndexError_:
+            streaming = False
+        if not streaming:
+            answer = self.ask(question, history)
+            yield answer.text
+            yield answer
+            return
+        pieces: queue.Queue = queue.Queue()
+        finished = object()
+        result: list[Answer] = []
+
+        def work() -> None:
+            try:
+                result.append(self.ask(question, history, on_piece=pieces.put))
+            finally:
+                pieces.put(finished)
+
+        # The answer path ends within the model's time limit, so this thread always finishes.
+        threading.Thread(target=work, name="ask-stream", daemon=True).start()
+        shown = False
+        while (piece := pieces.get()) is not finished:
+            shown = True
+            yield piece
+        answer = result[0] if result else self._failed()
+        if not shown:
+            yield answer.text
+        yield answer
+
+    def _failed(self) -> Answer:
+        reason = "Something went wrong on our side; please try again in a moment."
+        return Answer(text=self.prompts.render("error", reason=reason), status=Status.ERROR)
 
     def _reopen_local_store(self) -> None:
         """Chroma's local store keeps what it has read in memory and does not see what another
@@ -209,6 +271,6 @@ def _cached(settings_json: str) -> Service:
 
 def default_service(settings: Settings | None = None) -> Service:
     """One service per distinct settings, so repeated `ask()` calls reuse the loaded index."""
-    service = _cached((settings or Settings()).model_dump_json())
+    service = _cached((settings or Settings()).model_dump_json(context={"reveal_secrets": True}))
     service.ensure_index()
     return service

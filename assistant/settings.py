@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_serializer
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -81,6 +81,28 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(
         default_factory=list, description="Sites allowed to embed the chat (CSP frame-ancestors, CORS)."
     )
+
+    # ---- Optional: answers written by a language model (assistant/llm/). Off unless a provider is set;
+    # every sentence it writes is checked against the passage it cites, and the quoted answer is
+    # the fallback. Only the provider's own package is imported, and only when it is switched on.
+    llm_provider: Literal["", "openai", "azure_openai", "anthropic", "ollama"] = Field(
+        "", description="Empty: off (answers quote the guidance). openai also serves any OpenAI-compatible server."
+    )
+    llm_model: str = Field("", description="The model's name (Azure: the deployment's name).")
+    llm_base_url: str | None = Field(None, description="The server's URL (OpenAI-compatible, Ollama, Azure endpoint).")
+    llm_api_key: SecretStr | None = Field(None, description="The provider's API key (never logged or reported).")
+    llm_api_version: str | None = Field(None, description="Azure OpenAI only: the API version.")
+    llm_timeout_s: float = Field(
+        20, gt=0, le=300, description="The model's whole answer within this, or the quoted one."
+    )
+    llm_max_tokens: int = Field(400, ge=50, le=8000, description="Longest answer the model may write, in tokens.")
+
+    @field_serializer("llm_api_key", when_used="json")
+    def _key_in_json(self, key: SecretStr | None, info) -> str | None:
+        """Masked in every dump (reports, logs), except the in-process copy the service cache makes."""
+        if key is None:
+            return None
+        return key.get_secret_value() if (info.context or {}).get("reveal_secrets") else str(key)
 
     @property
     def index_dir(self) -> Path:

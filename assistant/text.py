@@ -9,6 +9,7 @@ from functools import lru_cache
 import snowballstemmer
 
 _STEMMER = snowballstemmer.stemmer("english")
+_ACRONYM_PLURAL = re.compile(r"\b([A-Z]{2,})'?s\b")  # "RPDs", "PQQ's": the plural of an acronym is the acronym
 _WORD = re.compile(r"[a-z0-9£]+(?:[+][a-z0-9]*)?|[a-z0-9£]+")
 
 # Function words and question scaffolding: they carry no topic, so they neither find nor
@@ -40,7 +41,7 @@ def normalise(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """Lower-case word tokens; apostrophes are dropped so "what's" becomes 'whats'."""
-    text = normalise(text).lower().replace("'", "")
+    text = _ACRONYM_PLURAL.sub(r"\1", normalise(text)).lower().replace("'", "")
     return _WORD.findall(text)
 
 

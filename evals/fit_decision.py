@@ -21,7 +21,9 @@ from assistant.embeddings import embedder_kind
 from evals.qa import load_qa, split_of
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
-MAX_FALSE_DECLINES = 0.05  # the target; the threshold is the highest that keeps dev within it
+# The target is 5 % on the held-back halves; those have run one to three points above dev, so dev
+# keeps a margin: the threshold is the highest that keeps dev false declines within 4 %.
+MAX_FALSE_DECLINES = 0.04
 
 
 def collect(names: list[str] | None = None, split: str = "dev", training: bool = True) -> tuple[list[dict], str]:

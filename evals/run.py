@@ -19,6 +19,7 @@ from evals.scoring import (
     ItemResult,
     answer_words,
     citation_supported,
+    engine,
     facts_covered,
     first_relevant_rank,
     summarise,
@@ -61,6 +62,8 @@ class Run:
         items = [i for i, k in zip(self.items, keep) if k]
         results = [r for r, k in zip(self.results, keep) if k]
         out = summarise(results) | {"by_topic": by_topic(items, results)}
+        if self.config.get("llm_provider"):  # a language model wrote answers: which engine, at what cost
+            out["engine"] = engine(results)
         if self.peer_results is not None:
             peer = [r for r, k in zip(self.peer_results, keep) if k]
             out["baseline"] = summarise(peer) | {"by_topic": by_topic(items, peer)}
@@ -100,6 +103,8 @@ def run_file(qa_path: Path, out: str | None, baseline: bool, thresholds: str | N
     folder = _folder(out)
     write_run(run, summary, folder)
     print(table(summary))
+    if "engine" in summary:
+        print(engine_line(summary["engine"]))
     print(f"\nReport: {folder / 'report.md'}")
     if floors is not None:
         failures = below_floors(summary, floors)
@@ -151,6 +156,9 @@ def run_sets(names: list[str] | None, out: str | None, baseline: bool, threshold
     (folder / "summary.json").write_text(json.dumps(summaries, indent=2), encoding="utf-8")
     (folder / "report.md").write_text(sets_report(summaries, configs), encoding="utf-8")
     print(sets_table(summaries))
+    for name, by_split in summaries.items():
+        if "engine" in by_split["all"]:
+            print(f"{name}: {engine_line(by_split['all']['engine'])}")
     print(f"\nEmbedder: {next(iter(configs.values()))['embedder_name']}")
     print(f"Report: {folder / 'report.md'}")
     if floors is None:
@@ -186,6 +194,15 @@ def evaluate(service, items: list[QAItem], baseline: bool, config: dict) -> Run:
             answer.declined,
             answer.timings_ms and sum(answer.timings_ms.values()),
         )
+        report = answer.model_report or {}
+        result.extra = {
+            "answered_by": answer.answered_by,
+            "model_outcome": report.get("outcome", ""),
+            "model_ms": round(answer.timings_ms.get("write_with_model", 0.0), 2),
+            "input_tokens": report.get("input_tokens", 0),
+            "output_tokens": report.get("output_tokens", 0),
+            "dropped": report.get("dropped", {}),
+        }
         run.results.append(result)
         run.rows.append(
             {
@@ -194,6 +211,7 @@ def evaluate(service, items: list[QAItem], baseline: bool, config: dict) -> Run:
                 "question": item.question,
                 "answer": answer.text,
                 "status": answer.status.value,
+                "answered_by": answer.answered_by,
                 "citations": [{"n": c.n, "section": c.section, "url": c.url} for c in answer.citations],
                 "retrieved_ids": answer.retrieved_ids,
                 "signals": getattr(answer, "signals", None),  # what a decision model is fitted from
@@ -314,6 +332,15 @@ def check_floors(summaries: dict, floors: dict) -> tuple[list[str], list[str]]:
         failures += [f"{name}.{line}" for line in below_floors(summaries[name]["test"], set_floors)]
     notes += [f"set '{name}' has no floors" for name in summaries if name not in floors]
     return failures, notes
+
+
+def engine_line(e: dict) -> str:
+    return (
+        f"answered by the model {e['answered_by']['llm']}, quoted {e['answered_by']['extractive']}; "
+        f"model stage p50 {e['model_stage_ms']['p50']} ms, p95 {e['model_stage_ms']['p95']} ms; "
+        f"tokens per call {e['tokens_per_call']['input']} in, {e['tokens_per_call']['output']} out; "
+        f"outcomes {e['model_outcomes']}"
+    )
 
 
 def _metrics(summary: dict) -> list[tuple[str, object]]:
@@ -453,6 +480,15 @@ def report(
         out.append(row)
     if chart:
         out += ["", f"![Fact recall by topic]({chart})"]
+    if "engine" in summary:
+        e = summary["engine"]
+        out += [
+            "",
+            "## Engines",
+            "",
+            f"Language model: `{config.get('llm_provider')}:{config.get('llm_model')}`. {engine_line(e)}.",
+            f"Sentences dropped by the checks: {e['sentences_dropped'] or 'none'}.",
+        ]
     out += ["", "## Failed questions", ""]
     by_id = {i.id: i for i in items}
     for row in rows:

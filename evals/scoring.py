@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 
 _MARKER = re.compile(r"\[\d+\]")
@@ -107,3 +108,28 @@ def _percentile(sorted_values: list[float], pct: float) -> float:
     lo = int(k)
     hi = min(lo + 1, len(sorted_values) - 1)
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (k - lo)
+
+
+def engine(results: list[ItemResult]) -> dict:
+    """With a language model: which engine gave each answer, what became of the model's replies,
+    how long its stage took and the tokens it used per call (`extra` holds each answer's report)."""
+    called = [r for r in results if r.extra.get("model_outcome")]
+    by = Counter(r.extra.get("answered_by", "extractive") for r in results)
+    stage = sorted(r.extra.get("model_ms", 0.0) for r in called)
+    dropped: Counter = Counter()
+    for r in called:
+        dropped.update(r.extra.get("dropped") or {})
+    return {
+        "answered_by": {k: _share(by.get(k, 0), len(results)) for k in ("llm", "extractive")},
+        "model_calls": len(called),
+        "model_outcomes": dict(Counter(r.extra["model_outcome"] for r in called).most_common()),
+        "sentences_dropped": dict(dropped.most_common()),
+        "model_stage_ms": {
+            "p50": round(_percentile(stage, 50), 1) if stage else None,
+            "p95": round(_percentile(stage, 95), 1) if stage else None,
+        },
+        "tokens_per_call": {
+            "input": round(statistics.mean(r.extra.get("input_tokens", 0) for r in called), 1) if called else None,
+            "output": round(statistics.mean(r.extra.get("output_tokens", 0) for r in called), 1) if called else None,
+        },
+    }

@@ -68,3 +68,13 @@ def test_the_shipped_deployer_file_only_names_contacts_the_guidance_gives():
         for way in (contact.email, contact.phone):
             if way:
                 assert way.lower() in corpus
+
+
+def test_every_starter_question_the_welcome_offers_is_really_answered(service):
+    """The welcome message offers these: each must be answered from the guidance, with sources."""
+    starters = service.profile.starter_questions
+    assert len(starters) >= 3
+    for question in starters:
+        answer = service.ask(question)
+        assert answer.status is Status.ANSWERED and answer.confident, question
+        assert answer.citations and all("#:~:text=" in c.url for c in answer.citations), question

@@ -10,9 +10,11 @@ from assistant.chunking import strip_markdown
 def test_the_answer_path_is_one_visible_list_of_stages():
     assert [s.__name__ for s in pipeline.STAGES] == [
         "check_question",
+        "correct_spelling",
         "condense_follow_up",
         "check_scope",
         "retrieve",
+        "write_with_model",
         "compose_answer",
         "decide",
         "check_citations",
@@ -191,3 +193,33 @@ def test_a_pointer_is_resolved_to_the_earlier_subject():
     assert _resolve("who can take part in one", "what does call off mean") == "who can take part in call off"
     assert _resolve("how many of them are there", "whats an RPD") == "how many of RPD are there"
     assert _resolve("when did that finish", "we got knocked back trying to get on the dynamic framework") == ""
+
+
+def test_a_question_that_only_makes_sense_after_another_borrows_its_subject():
+    from assistant.followup import condense
+
+    history = [Turn("user", "who can apply for a small grant"), Turn("assistant", "Organisations that...")]
+    known = lambda q: True  # noqa: E731 - every question here has a subject of its own
+    for follow_up in ("what if we've only been going about 6 months", "how many more goes do we get"):
+        assert condense(follow_up, history, known).borrowed == "who can apply for a small grant"
+    assert condense("what is the grants portal", history, known).borrowed == ""
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "my service user missed 2 appointments this month, will he get recalled?",
+        "our client Dave got recalled last week, can he appeal it?",
+    ],
+)
+def test_one_persons_case_is_not_judged_from_guidance(service, question):
+    a = service.ask(question)
+    assert a.status is Status.DECLINED_OUT_OF_SCOPE and not a.citations
+    assert "one person's case" in a.text and "personal details" in a.text
+    assert "esourcing@justice.gov.uk" in a.text  # still says who can help
+
+
+def test_what_to_do_about_a_client_is_still_answered(service):
+    # "What do I do" asks what the guidance says to do: that is not judging someone's case.
+    a = service.ask("a client told me they can't get into the grants portal, what do i do")
+    assert a.status is not Status.DECLINED_OUT_OF_SCOPE

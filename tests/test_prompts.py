@@ -13,6 +13,9 @@ VALUES = {
     "scope": "S",
     "help": "H",
     "example": "",
+    "question": "Q",
+    "earlier": "",
+    "passages": "P",
 }
 
 

@@ -33,3 +33,20 @@ def test_the_answering_passage_is_in_the_top_three(service, question, evidence):
 def test_glossary_expansion_finds_the_long_form(service):
     retriever = service.deps().retriever
     assert "plus" in retriever.query_terms("CE+") and "jaggaer" in retriever.query_terms("bravo")
+
+
+def test_an_acronym_in_the_plural_is_the_same_word():
+    from assistant.text import terms
+
+    assert terms("the 12 RPDs and their PQQ's") == terms("the 12 RPD and their PQQ")
+    assert "rpd" in terms("Regional Probation Directors (RPDs)")
+
+
+def test_what_the_last_answer_quoted_stays_in_view(service):
+    """A follow-up whose own words find nothing still sees the passage the last answer quoted."""
+    retriever = service.deps().retriever
+    first = service.ask("we got knocked back trying to get on the framework, do we get told why")
+    quoted = retriever.quoted_by(first.text)
+    assert quoted
+    passages = retriever.search("how many more goes do we get", 8, follow_from=quoted)
+    assert quoted[0] in [p.chunk.chunk_id for p in passages]

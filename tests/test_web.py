@@ -54,7 +54,6 @@ def test_health_and_documents(client, service):
     health = client.get("/healthz").json()
     # The deployer sees which embedder answers (the semantic model, or the hashing fallback) and each part.
     assert health["ok"] is True and health["status"] == "ok" and health["embedder"] == service.embedder.name
-    assert health["chat_loaded"] is True
     assert {name: part["ok"] for name, part in health["parts"].items()} == {
         "index": True,
         "vector_store": True,
@@ -63,7 +62,7 @@ def test_health_and_documents(client, service):
     assert health["parts"]["index"]["documents"] == 1 and health["parts"]["index"]["version"]
     assert client.get("/documents/probation-services.md").status_code == 200
     assert client.get("/documents/../pyproject.toml").status_code == 404
-    assert client.get("/chat/").status_code == 200
+    assert client.get("/").status_code == 200
 
 
 def test_burst_of_requests_all_get_answers(client):
@@ -80,23 +79,28 @@ def test_embedding_headers_and_feedback_api(service, tmp_path):
     from assistant.settings import Settings
 
     settings = Settings(
-        **{**service.settings.model_dump(), "allowed_origins": ["https://www.clinks.org"], "data_dir": tmp_path, "rate_limit": ""}
+        **{
+            **service.settings.model_dump(),
+            "allowed_origins": ["https://www.clinks.org"],
+            "data_dir": tmp_path,
+            "rate_limit": "",
+        }
     )
     from assistant.service import Service
 
     svc = Service(settings)
     svc.ingest()
     c = TestClient(create_app(service=svc))
-    r = c.get("/chat/")
+    r = c.get("/")
     assert "frame-ancestors 'self' https://www.clinks.org" in r.headers["content-security-policy"]
     pre = c.options("/api/ask", headers={"Origin": "https://www.clinks.org", "Access-Control-Request-Method": "POST"})
     assert pre.headers["access-control-allow-origin"] == "https://www.clinks.org"
     other = c.options("/api/ask", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in other.headers
     script = c.get("/embed.js")
-    assert script.headers["content-type"].startswith("application/javascript")
+    assert script.headers["content-type"].startswith("text/javascript")
     # the launcher says what the deployer's file calls the assistant
-    assert '"Ask about probation commissioning"' in script.text and "__ASSISTANT_TITLE__" not in script.text
+    assert '"title": "Ask about probation commissioning"' in script.text and "__ASSISTANT_CONFIG__" not in script.text
     answer_id = c.post("/api/ask", json={"question": "what is ROIF"}).json()["answer_id"]
     assert c.post("/api/feedback", json={"answer_id": answer_id, "helpful": False}).json() == {"ok": True}
     assert c.post("/api/feedback", json={"answer_id": "nope", "helpful": 1}).status_code == 422
@@ -105,9 +109,18 @@ def test_embedding_headers_and_feedback_api(service, tmp_path):
     assert forged.status_code == 422 and forged.json()["error"]["code"] == "unknown_answer"
     assert c.post("/api/feedback", json={"answer_id": answer_id, "helpful": "yes"}).status_code == 422
     assert c.post("/api/feedback", json={"answer_id": answer_id, "helpful": 1}).status_code == 422
+    # after a thumbs down, one reason from a fixed list completes that row: never free text
+    assert (
+        c.post("/api/feedback", json={"answer_id": answer_id, "helpful": False, "reason": "wrong"}).status_code == 200
+    )
+    assert (
+        c.post("/api/feedback", json={"answer_id": answer_id, "helpful": False, "reason": "my words"}).status_code
+        == 422
+    )
     from assistant.feedback import FeedbackStore
 
-    assert FeedbackStore(tmp_path / "feedback.sqlite3").all() == [(answer_id, False)]
+    store = FeedbackStore(tmp_path / "feedback.sqlite3")
+    assert store.all() == [(answer_id, False)] and store.reasons() == [(answer_id, "wrong")]
 
 
 def test_feedback_that_cannot_be_saved_is_a_clear_503_and_answers_go_on(hashing_service, tmp_path):
@@ -124,19 +137,3 @@ def test_feedback_that_cannot_be_saved_is_a_clear_503_and_answers_go_on(hashing_
     assert "Traceback" not in r.text and "sqlite" not in r.text.lower()
     health = c.get("/healthz")
     assert health.status_code == 200 and health.json()["parts"]["feedback_store"]["ok"] is False
-
-
-def test_deferred_chat_shows_a_starting_page_then_the_real_chat(service):
-    """`assistant serve` answers the API at once and mounts the chat once Gradio has loaded."""
-    import time
-
-    app = create_app(service=service, defer_chat=True)
-    with TestClient(app) as c:
-        first = c.get("/chat/")
-        assert first.status_code == 200
-        assert c.post("/api/ask", json={"question": "what is ROIF"}).json()["status"] == "answered"
-        deadline = time.time() + 60
-        while not c.get("/healthz").json()["chat_loaded"] and time.time() < deadline:
-            time.sleep(0.2)
-        page = c.get("/chat/")
-        assert page.status_code == 200 and "The chat is starting" not in page.text and "gradio" in page.text.lower()

@@ -1,0 +1,107 @@
+"""The public chat: the page at `/`, the widget loader `/embed.js`, their static files, and the
+streaming answer `POST /api/ask/stream` (Server-Sent Events).
+
+One front-end serves both: `static/chat.js` defines the `<clinks-chat>` element (plain HTML, CSS
+and script, no build step, no framework), which the page shows inline and the widget shows in a
+dialog on another site. The deployer's profile (`assistant.yaml`) reaches it as JSON: in a data
+attribute of the page, or in `embed.js`. See docs/decisions/006-public-chat.md.
+"""
+
+import html
+import json
+import re
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import iterate_in_threadpool
+
+from assistant.answer import Answer, Turn
+from assistant.feedback import REASONS
+from assistant.service import Service
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+TEMPLATES = HERE / "templates"
+WORDS_PER_EVENT = 4
+
+
+def add_chat(app: FastAPI, service: Service, ask_request: type, check_body=None) -> None:
+    """Register the public chat's routes on the app. `ask_request` is the body model of `/api/ask`,
+    so the stream takes exactly the same body and gives exactly the same errors; `check_body(body)`
+    refuses what `/api/ask` refuses beyond the model (the history limits)."""
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    page = (TEMPLATES / "index.html").read_text(encoding="utf-8")
+    loader = (TEMPLATES / "embed.js").read_text(encoding="utf-8")
+
+    @app.get("/", include_in_schema=False)
+    def chat_page() -> HTMLResponse:
+        config = chat_config(service)
+        body = page.replace("$title", html.escape(config["title"])).replace(
+            "$config", html.escape(json.dumps(config, ensure_ascii=False))
+        )
+        return HTMLResponse(body)
+
+    @app.get("/embed.js", include_in_schema=False)
+    def embed_js() -> Response:
+        script = loader.replace("__ASSISTANT_CONFIG__", script_json(chat_config(service)))
+        return Response(script, media_type="text/javascript")
+
+    # The Gradio chat used to live at /chat/: old links and bookmarks land on the new page.
+    @app.get("/chat", include_in_schema=False)
+    @app.get("/chat/{rest:path}", include_in_schema=False)
+    def old_chat(rest: str = "") -> RedirectResponse:
+        return RedirectResponse("/", status_code=301)
+
+    def checked(body: ask_request):  # type: ignore[valid-type]
+        # A dependency runs before the stream starts, so a refusal is still a plain JSON error.
+        if check_body is not None:
+            check_body(body)
+        return body
+
+    @app.post("/api/ask/stream", response_class=EventSourceResponse)
+    async def api_ask_stream(body=Depends(checked)):  # noqa: B008 (FastAPI's way)
+        """`text` events carry the answer's text in pieces as it is sent; the last event, `answer`,
+        carries exactly what `/api/ask` returns. Answering runs in a worker thread, so the event
+        loop is never held (`Service.ask_stream`)."""
+        history = [Turn(t.role, t.content) for t in body.history]
+        # With a language model on, each checked sentence arrives as it passes; quoted answers
+        # arrive whole. Either way the screen gets a few words per event.
+        async for item in iterate_in_threadpool(service.ask_stream(body.question, history)):
+            if isinstance(item, Answer):
+                yield ServerSentEvent(event="answer", data=item.to_json())
+            else:
+                for piece in pieces(item):
+                    yield ServerSentEvent(event="text", data=piece)
+
+
+def chat_config(service: Service) -> dict:
+    """What the front-end needs from the deployer's profile and the settings."""
+    profile = service.profile
+    return {
+        "title": profile.title,
+        "name": profile.name,
+        "scope": profile.scope,
+        "starters": list(profile.starter_questions),
+        "contacts": [{"email": c.email, "phone": c.phone, "url": c.url} for c in profile.contacts],
+        "maxChars": service.settings.max_question_chars,
+        "reasons": REASONS,
+    }
+
+
+def script_json(value) -> str:
+    """JSON that is safe inside a script: no `</script>`, no HTML comment openers."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def pieces(text: str, words: int = WORDS_PER_EVENT) -> list[str]:
+    """The text in pieces of a few words; joined, they give the text back exactly."""
+    tokens = re.findall(r"\s*\S+", text)
+    out = ["".join(tokens[i : i + words]) for i in range(0, len(tokens), words)]
+    tail = text[len("".join(out)) :]  # trailing white space, if any
+    if tail:
+        out = out[:-1] + [out[-1] + tail] if out else [tail]
+    return out
