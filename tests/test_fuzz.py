@@ -325,6 +325,10 @@ def generate() -> list[Case]:
     cases.append(
         Case("length too big", "POST", "/api/ask", b'{"question": "x"}', {**JSON, "content-length": "99999999"}, (413,))
     )
+    # The stream (/api/ask/stream) refuses the same bad requests the same way, before it starts
+    refused = [c for c in cases if c.path == "/api/ask" and 200 not in c.statuses and c.method == "POST"]
+    for c in refused[::3]:
+        cases.append(Case(f"stream: {c.name}", "POST", "/api/ask/stream", c.body, c.headers, c.statuses))
     return cases
 
 

@@ -20,6 +20,8 @@ def test_a_client_over_its_rate_gets_a_friendly_429_with_retry_after(hashing_ser
     assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
     assert "Please wait" in r.json()["error"]["message"] and 1 <= int(r.headers["retry-after"]) <= 60
     assert r.headers["x-content-type-options"] == "nosniff"
+    stream = c.post("/api/ask/stream", json={"question": "what is ROIF"})  # the stream counts as well
+    assert stream.status_code == 429 and stream.json()["error"]["code"] == "rate_limited"
     # feedback counts too, but reading pages and the health check do not
     assert c.get("/healthz").status_code in (200, 503) and c.get("/embed.js").status_code == 200
 

@@ -75,6 +75,19 @@ CASES = [
         "at most 40,000 characters in all",
     ),
     ("post", "/api/ask", {"content": b"x" * 300_000, "headers": JSON}, 413, "too_large", "at most 256 KB"),
+    # the stream refuses what /api/ask refuses, as JSON, before it starts
+    ("post", "/api/ask/stream", {"json": {"question": 5}}, 422, "invalid_request", "'question' must be text"),
+    ("post", "/api/ask/stream", {"content": b"{not json", "headers": JSON}, 422, "invalid_request", "not valid JSON"),
+    (
+        "post",
+        "/api/ask/stream",
+        {"json": {"question": "x", "history": [{"role": "user", "content": "x" * 9000}]}},
+        422,
+        "history_too_long",
+        "at most 8,000 characters",
+    ),
+    ("post", "/api/ask/stream", {"content": b"x" * 300_000, "headers": JSON}, 413, "too_large", "at most 256 KB"),
+    ("get", "/api/ask/stream", {}, 405, "method_not_allowed", "use POST"),
     (
         "post",
         "/api/feedback",
