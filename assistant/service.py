@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 
 from assistant.answer import Answer, Status, Turn
-from assistant.answer_ids import AnswerIds
+from assistant.answer_ids import AnswerIds, load_key
 from assistant.decide import load_model
 from assistant.deployer import load_profile
 from assistant.embeddings import make_embedder
@@ -46,7 +46,7 @@ class Service:
         self._stamp: tuple | None = None  # the manifest's inode, mtime and size when loaded
         self._checked = 0.0
         self._reloading = False
-        self.answer_ids = AnswerIds(self.settings.answer_id_key)
+        self.answer_ids = AnswerIds(load_key(self.settings.answer_id_key, self.settings.data_dir))
 
     @property
     def embedder(self):

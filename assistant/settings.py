@@ -75,7 +75,7 @@ class Settings(BaseSettings):
         default_factory=lambda: ["127.0.0.1", "::1"], description="Addresses whose client_ip_header is believed."
     )
     answer_id_key: str | None = Field(
-        None, description="Key that signs answer ids (feedback checks them); default: a new one at each start."
+        None, description="Key that signs answer ids (feedback checks them); default: kept in the data folder."
     )
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body; beyond: 413.")
     allowed_origins: list[str] = Field(

@@ -10,7 +10,6 @@ import asyncio
 import gc
 import logging
 import os
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
@@ -197,7 +196,7 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
         return 0
     # One key for every worker, so that feedback on an answer from one is accepted by another.
-    os.environ.setdefault("ASSISTANT_ANSWER_ID_KEY", secrets.token_hex(32))
+    os.environ["ASSISTANT_ANSWER_ID_KEY"] = service.answer_ids.key.decode()
     uvicorn.run(
         "assistant.web:worker_app",
         factory=True,

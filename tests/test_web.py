@@ -137,3 +137,18 @@ def test_feedback_that_cannot_be_saved_is_a_clear_503_and_answers_go_on(hashing_
     assert "Traceback" not in r.text and "sqlite" not in r.text.lower()
     health = c.get("/healthz")
     assert health.status_code == 200 and health.json()["parts"]["feedback_store"]["ok"] is False
+
+
+def test_answer_ids_outlive_a_restart_and_are_shared_by_workers(hashing_service, tmp_path):
+    """The key that signs answer ids is kept in the data folder: a restarted server (or another
+    worker) accepts feedback on an answer given before."""
+    from assistant.service import Service
+
+    settings = hashing_service.settings.model_copy(update={"data_dir": tmp_path, "rate_limit": ""})
+    first = Service(settings)
+    first.ingest()
+    answer_id = first.ask("what is ROIF").answer_id
+    again = Service(settings)  # a restart, or a second worker
+    c = TestClient(create_app(service=again))
+    assert c.post("/api/feedback", json={"answer_id": answer_id, "helpful": True}).json() == {"ok": True}
+    assert (tmp_path / "answer-id.key").stat().st_mode & 0o077 == 0  # readable by its owner only
