@@ -84,7 +84,7 @@ class Context:
 
 
 def check_question(ctx: Context) -> None:
-    """Empty, too long, markup only, not English, a task rather than a question, or one person's case."""
+    """Empty, too long or markup only: a message about the question itself."""
     settings, prompts = ctx.deps.settings, ctx.deps.prompts
     ctx.history = bounded_history(ctx.history, settings)
     raw = ctx.question or ""
@@ -98,18 +98,24 @@ def check_question(ctx: Context) -> None:
     if not ctx.text or not any(ch.isalnum() for ch in ctx.text):
         name = "invalid_markup" if had_markup else "invalid_empty"
         ctx.finish(Status.INVALID_QUESTION, prompts.render(name))
-    elif not looks_english(ctx.text, ctx.deps.retriever.known):
-        ctx.finish(Status.INVALID_QUESTION, prompts.render("invalid_not_english"))
-    elif is_task_request(ctx.text):
-        ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_out_of_scope"))
-    elif is_about_one_persons_case(ctx.text):
-        ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_individual_case"))
 
 
 def correct_spelling(ctx: Context) -> None:
     """ "probaiton" -> "probation", before anything searches or reads the question."""
     if ctx.deps.speller is not None:
         ctx.text = ctx.deps.speller.respell(ctx.text)
+
+
+def screen_question(ctx: Context) -> None:
+    """Not English (once typos are fixed: "wht is teh dynamc framwork" is English), a task rather
+    than a question, or one person's case: each gets its own message before any search."""
+    prompts = ctx.deps.prompts
+    if not looks_english(ctx.text, ctx.deps.retriever.known):
+        ctx.finish(Status.INVALID_QUESTION, prompts.render("invalid_not_english"))
+    elif is_task_request(ctx.text):
+        ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_out_of_scope"))
+    elif is_about_one_persons_case(ctx.text):
+        ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_individual_case"))
 
 
 def bounded_history(history: Sequence[Turn], settings: Settings) -> list[Turn]:
@@ -225,6 +231,7 @@ def check_citations(ctx: Context) -> None:
 STAGES: tuple[Callable[[Context], None], ...] = (
     check_question,
     correct_spelling,
+    screen_question,
     condense_follow_up,
     check_scope,
     retrieve,
