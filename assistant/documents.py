@@ -15,6 +15,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx")
+TEXT_FORMATS = (".md", ".markdown", ".txt", ".html", ".htm")
+DEFAULT_MAX_BYTES = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -39,16 +41,24 @@ class UnreadableDocument(Exception):
     """A file that cannot be turned into text; the message says why, in plain words."""
 
 
-def load_corpus(folder: Path) -> LoadResult:
+def load_corpus(folder: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
     result = LoadResult()
     if not folder.is_dir():
         result.skipped.append((str(folder), "the corpus folder does not exist"))
         return result
+    root = folder.resolve()
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if path.suffix.lower() not in SUPPORTED or path.name.startswith("."):
-            continue
         rel = path.relative_to(folder).as_posix()
+        if path.suffix.lower() not in SUPPORTED or any(part.startswith(".") for part in rel.split("/")):
+            continue
         try:
+            if not path.resolve().is_relative_to(root):
+                raise UnreadableDocument("it is a link to a file outside the corpus folder")
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise UnreadableDocument(
+                    f"it is {size / 1e6:,.1f} MB; the limit is {max_bytes / 1e6:,.1f} MB (ASSISTANT_MAX_DOCUMENT_MB)"
+                )
             doc, warnings = load_document(path, rel)
         except UnreadableDocument as err:
             result.skipped.append((rel, str(err)))
@@ -67,17 +77,23 @@ def load_document(path: Path, doc_id: str) -> tuple[SourceDocument, list[str]]:
     raw = path.read_bytes()
     if not raw.strip():
         raise UnreadableDocument("the file is empty")
+    _check_kind(path.suffix.lower(), raw)
     reader = _READERS[path.suffix.lower()]
     text, meta = reader(path, raw)
-    text = _tidy(text)
+    text = _tidy(plain_text(text))
     if not re.search(r"\w", text):
         raise UnreadableDocument("no text could be found in it")
     warnings = []
-    title = str(meta.get("title") or "").strip()
+    title = plain_text(str(meta.get("title") or "")).strip()
     if not title:
         title = _title_from_filename(path)
         warnings.append(f"{doc_id}: no title given; using '{title}' from the file name")
     url = str(meta.get("url") or "").strip()
+    if url and not is_web_address(url):
+        shown = url if len(url) <= 60 else url[:57] + "..."
+        raise UnreadableDocument(
+            f"its source URL {shown!r} is not a web address: only http:// and https:// are accepted"
+        )
     if not url:
         # Served by the web app itself, so the citation still opens the passage.
         url = f"/documents/{doc_id}"
@@ -89,11 +105,63 @@ def load_document(path: Path, doc_id: str) -> tuple[SourceDocument, list[str]]:
         title=title,
         url=url,
         text=text,
-        publisher=str(meta.get("publisher") or ""),
-        date=str(meta.get("date") or ""),
+        publisher=plain_text(str(meta.get("publisher") or "")).strip(),
+        date=plain_text(str(meta.get("date") or "")).strip(),
         file_hash=hashlib.sha256(raw).hexdigest(),
     )
     return doc, warnings
+
+
+def is_web_address(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and not re.search(r"[\s<>\"']", url)
+
+
+def _check_kind(suffix: str, raw: bytes) -> None:
+    """Refuse a file that is not what its name says: binary bytes in a text format, or a "PDF" or
+    "Word" file without their signature. Garbage must never become quotable passages."""
+    if suffix in TEXT_FORMATS:
+        sample = raw[:65536]
+        text = _decode(sample)
+        controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\n\r\f")
+        if b"\x00" in sample or controls > len(text) / 100 or text.count("\ufffd") > len(text) / 100:
+            raise UnreadableDocument("it looks like a binary file, not text")
+    elif suffix == ".pdf" and raw.lstrip()[:5] != b"%PDF-":
+        raise UnreadableDocument("it is not a PDF file (it does not start as one)")
+    elif suffix == ".docx" and not raw.startswith(b"PK\x03\x04"):
+        raise UnreadableDocument("it is not a Word (.docx) file (it does not start as one)")
+
+
+_SCRIPT_OR_STYLE = re.compile(r"<\s*(script|style)\b[^>]*>.*?<\s*/\s*\1\s*>", re.IGNORECASE | re.DOTALL)
+_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+_TAG = re.compile(r"</?[A-Za-z!?][^<>]*>")
+_TAG_START = re.compile(r"<(?=[A-Za-z!/?])")
+
+
+def plain_text(text: str) -> str:
+    """Text with no HTML in it: entities decoded, scripts, comments and tags removed, and a '<' that
+    could still open a tag followed by a space. Titles, sections, dates and quotes in answers are
+    plain text (README: "What the API returns"), safe to show however a site shows them."""
+    if "<" not in text and "&" not in text:
+        return text
+    import html
+
+    text = html.unescape(text)
+    for pattern in (_SCRIPT_OR_STYLE, _COMMENT, _TAG):
+        text = pattern.sub(_gap, text)
+    return _TAG_START.sub("< ", text)
+
+
+def _gap(match: re.Match) -> str:
+    """What replaces removed markup: a space between two words ("a<br>b"), else nothing."""
+    text, start, end = match.string, match.start(), match.end()
+    between_words = start > 0 and end < len(text) and not text[start - 1].isspace() and not text[end].isspace()
+    return " " if between_words else ""
 
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)

@@ -19,12 +19,16 @@ from pathlib import Path
 from langchain_core.embeddings import Embeddings
 
 from assistant.chunking import Chunk, chunk_document
-from assistant.documents import load_corpus
+from assistant.documents import DEFAULT_MAX_BYTES, load_corpus
 from assistant.unit_vectors import UnitVectors
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+LOCK_FILE = ".ingest.lock"
+LOCK_WAIT_SECONDS = 1800
+COLLECTION_PREFIX = "guidance-"
+PENDING_FILE = "pending-collection.txt"  # the collection an unfinished ingest was building
 EMBED_BATCH = 64
 
 
@@ -76,6 +80,7 @@ class Manifest:
     embedder: str
     collection: str
     chunks: list[Chunk]
+    version: str = ""  # a new one at every ingest: a running server sees it and reloads
 
     @classmethod
     def read(cls, index_dir: Path) -> Manifest | None:
@@ -84,10 +89,13 @@ class Manifest:
             return None
         data = json.loads(path.read_text(encoding="utf-8"))
         chunks = [Chunk.from_metadata(c["id"], c["text"], c["metadata"]) for c in data["chunks"]]
-        return cls(embedder=data["embedder"], collection=data["collection"], chunks=chunks)
+        return cls(
+            embedder=data["embedder"], collection=data["collection"], chunks=chunks, version=data.get("version", "")
+        )
 
     def write(self, index_dir: Path) -> None:
         data = {
+            "version": self.version or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6],
             "embedder": self.embedder,
             "collection": self.collection,
             "chunks": [{"id": c.chunk_id, "text": c.text, "metadata": c.metadata()} for c in self.chunks],
@@ -133,10 +141,59 @@ def ingest(
     embedder: Embeddings,
     client=None,
     progress: Callable[[int, int], None] | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> IngestSummary:
-    """Bring the index in line with the corpus folder, embedding only what changed."""
+    """Bring the index in line with the corpus folder, embedding only what changed. One ingest at a
+    time per index (a lock file beside it): a second waits for the first, then finds little to do.
+    `client` may be a function that opens it."""
+    from filelock import FileLock, Timeout
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(index_dir / LOCK_FILE))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        log.warning("Another ingest of %s is running; waiting for it to finish.", index_dir)
+        lock.acquire(timeout=LOCK_WAIT_SECONDS)
+    try:
+        _remove_leftovers(index_dir)
+        # The store is opened only once the lock is held: two first opens at once lock SQLite.
+        client = client() if callable(client) else client
+        return _ingest(corpus_dir, index_dir, embedder, client, progress, max_bytes)
+    finally:
+        lock.release()
+
+
+def _remove_leftovers(index_dir: Path) -> None:
+    """Temporary files of an ingest that was killed before it could replace the real ones."""
+    for leftover in index_dir.glob(".*.tmp*"):
+        try:
+            leftover.unlink()
+        except OSError:
+            pass
+
+
+def _remove_orphan(index_dir: Path, client, keep: str | None) -> None:
+    """The collection of an ingest that was killed before it finished (a first ingest, or a rebuild
+    for a new embedder): its name was written down before it was made. Only that one is removed,
+    never another deployment's collection on a shared Chroma server."""
+    pending = index_dir / PENDING_FILE
+    try:
+        name = pending.read_text(encoding="utf-8").strip()
+    except OSError:
+        return
+    if name and name != keep:
+        try:
+            client.delete_collection(name)
+            log.info("Removed the collection %s, left by an ingest that did not finish", name)
+        except Exception as err:  # already gone, or the store is down: costs disk, not correctness
+            log.info("The unfinished collection %s could not be removed (%s)", name, type(err).__name__)
+    pending.unlink(missing_ok=True)
+
+
+def _ingest(corpus_dir, index_dir, embedder, client, progress, max_bytes) -> IngestSummary:
     started = time.perf_counter()
-    loaded = load_corpus(corpus_dir)
+    loaded = load_corpus(corpus_dir, max_bytes)
     summary = IngestSummary(documents=len(loaded.documents), skipped=loaded.skipped, warnings=loaded.warnings)
     if not loaded.documents:
         raise IndexError_(f"No readable documents were found in {corpus_dir}; the index was left as it was.")
@@ -146,14 +203,16 @@ def ingest(
     index_dir.mkdir(parents=True, exist_ok=True)
     client = client or open_client(index_dir)
     old = Manifest.read(index_dir)
+    _remove_orphan(index_dir, client, keep=old.collection if old else None)
     name = getattr(embedder, "name", type(embedder).__name__)
     if old is not None and old.embedder == name:
         collection = old.collection
     else:
         # A different embedder makes every old vector meaningless: build a new collection and
         # switch to it only once it is complete.
-        collection = f"guidance-{uuid.uuid4().hex[:12]}"
+        collection = f"{COLLECTION_PREFIX}{uuid.uuid4().hex[:12]}"
         summary.rebuilt = old is not None
+        (index_dir / PENDING_FILE).write_text(collection, encoding="utf-8")
     store = open_store(client, collection, embedder)
     try:
         stored_ids = set(store.get(include=[])["ids"])
@@ -181,6 +240,7 @@ def ingest(
     if to_remove:
         store.delete(ids=to_remove)
         summary.removed = len(to_remove)
+    (index_dir / PENDING_FILE).unlink(missing_ok=True)  # complete: no longer an orphan if killed now
     if old is not None and old.collection != collection:
         try:
             client.delete_collection(old.collection)

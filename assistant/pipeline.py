@@ -39,6 +39,9 @@ LEADING_REQUEST = re.compile(
     re.IGNORECASE,
 )
 GENERIC_FAILURE = "Something went wrong on our side; please try again in a moment."
+# A follow-up leans on the last exchange or two, never on the whole conversation: only these
+# last turns are read, each cut to a bounded length, so a long or pasted history costs nothing.
+HISTORY_TURNS_USED = 4
 
 
 @dataclass
@@ -51,6 +54,8 @@ class Deps:
     decision_model: DecisionModel | None = None  # None: the coverage rule decides
     speller: Speller | None = None  # misspelt words, as the guidance or English writes them
     llm: Writer | None = None  # the optional language model (ASSISTANT_LLM_PROVIDER); None: quotes only
+    documents: frozenset[str] = frozenset()  # names of the indexed documents (served at /documents/)
+    version: str = ""  # of the index (manifest.json), for the health check
 
 
 @dataclass
@@ -79,8 +84,9 @@ class Context:
 
 
 def check_question(ctx: Context) -> None:
-    """Empty, too long, markup only, not English, a task rather than a question, or one person's case."""
+    """Empty, too long or markup only: a message about the question itself."""
     settings, prompts = ctx.deps.settings, ctx.deps.prompts
+    ctx.history = bounded_history(ctx.history, settings)
     raw = ctx.question or ""
     if len(raw) > settings.max_question_chars:
         ctx.finish(
@@ -92,7 +98,19 @@ def check_question(ctx: Context) -> None:
     if not ctx.text or not any(ch.isalnum() for ch in ctx.text):
         name = "invalid_markup" if had_markup else "invalid_empty"
         ctx.finish(Status.INVALID_QUESTION, prompts.render(name))
-    elif not looks_english(ctx.text, ctx.deps.retriever.known):
+
+
+def correct_spelling(ctx: Context) -> None:
+    """ "probaiton" -> "probation", before anything searches or reads the question."""
+    if ctx.deps.speller is not None:
+        ctx.text = ctx.deps.speller.respell(ctx.text)
+
+
+def screen_question(ctx: Context) -> None:
+    """Not English (once typos are fixed: "wht is teh dynamc framwork" is English), a task rather
+    than a question, or one person's case: each gets its own message before any search."""
+    prompts = ctx.deps.prompts
+    if not looks_english(ctx.text, ctx.deps.retriever.known):
         ctx.finish(Status.INVALID_QUESTION, prompts.render("invalid_not_english"))
     elif is_task_request(ctx.text):
         ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_out_of_scope"))
@@ -100,10 +118,14 @@ def check_question(ctx: Context) -> None:
         ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_individual_case"))
 
 
-def correct_spelling(ctx: Context) -> None:
-    """"probaiton" -> "probation", before anything searches or reads the question."""
-    if ctx.deps.speller is not None:
-        ctx.text = ctx.deps.speller.respell(ctx.text)
+def bounded_history(history: Sequence[Turn], settings: Settings) -> list[Turn]:
+    """The last few turns, each no longer than a question (user) or an answer (assistant) can be."""
+    limits = {"user": settings.max_question_chars, "assistant": settings.max_history_turn_chars}
+    return [
+        Turn(t.role, t.content[: limits[t.role]])
+        for t in list(history)[-HISTORY_TURNS_USED:]
+        if t.role in limits and isinstance(t.content, str)
+    ]
 
 
 def condense_follow_up(ctx: Context) -> None:
@@ -209,6 +231,7 @@ def check_citations(ctx: Context) -> None:
 STAGES: tuple[Callable[[Context], None], ...] = (
     check_question,
     correct_spelling,
+    screen_question,
     condense_follow_up,
     check_scope,
     retrieve,

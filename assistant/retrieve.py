@@ -27,6 +27,9 @@ _SPLIT = re.compile(r"(?<=\])\s+|\n+")
 MAX_QUOTED_SENTENCES = 8
 RRF_K = 60  # the usual constant of reciprocal rank fusion: damps the weight of the very top ranks
 DENSE_CANDIDATES = 20
+# Spelling correction is the one step whose cost grows with every unknown word, so a text gets
+# at most this many corrections (a real question has one or two typos; pasted junk has hundreds).
+MAX_CORRECTIONS = 8
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class Retriever:
         self.bm25 = BM25Okapi(tokenised, b=0.3) if chunks else None
         self.doc_freq = Counter(t for toks in tokenised for t in set(toks))
         self._vocabulary = sorted(self.doc_freq)
+        self._corrections: dict[str, str] = {}  # term -> its correction, reused across questions
 
     def idf(self, term: str) -> float:
         """Rarity of a term in the corpus; a term the corpus never uses counts as rarest."""
@@ -61,12 +65,22 @@ class Retriever:
     def query_terms(self, text: str, expand: bool = True) -> list[str]:
         """Stemmed terms of the (glossary-expanded) text, misspellings corrected where close."""
         out = []
+        budget = MAX_CORRECTIONS
         for term in terms(self.glossary.expand(text) if expand else text):
-            if term not in self.doc_freq and len(term) >= 5 and not term.isdigit():
-                close = difflib.get_close_matches(term, self._vocabulary, n=1, cutoff=0.8)
-                term = close[0] if close else term
+            if term not in self.doc_freq and len(term) >= 5 and not term.isdigit() and budget:
+                budget -= 1
+                term = self._correct(term)
             out.append(term)
         return out
+
+    def _correct(self, term: str) -> str:
+        corrected = self._corrections.get(term)
+        if corrected is None:
+            close = difflib.get_close_matches(term, self._vocabulary, n=1, cutoff=0.8)
+            corrected = close[0] if close else term
+            if len(self._corrections) < 50_000:  # bounded: junk words must not grow it for ever
+                self._corrections[term] = corrected
+        return corrected
 
     def query_vector(self, text: str) -> list[float]:
         return self.encode([text])[0]
@@ -79,6 +93,9 @@ class Retriever:
             " ".join([self.glossary.expand(t), *self.query_terms(t)]) if hashing else self.glossary.expand(t)
             for t in texts
         ]
+        bounded = getattr(self.embedder, "embed_queries", None)  # a length-bounded query encoder, if any
+        if bounded is not None:
+            return bounded(expanded)
         return (
             self.embedder.embed_documents(expanded) if len(expanded) > 1 else [self.embedder.embed_query(expanded[0])]
         )

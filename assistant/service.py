@@ -8,15 +8,17 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 
 from assistant.answer import Answer, Status, Turn
+from assistant.answer_ids import AnswerIds, load_key
 from assistant.decide import load_model
 from assistant.deployer import load_profile
 from assistant.embeddings import make_embedder
 from assistant.glossary import Glossary
-from assistant.index import IndexError_, IngestSummary, Manifest, ingest, open_client, open_store
+from assistant.index import MANIFEST, IndexError_, IngestSummary, Manifest, ingest, open_client, open_store
 from assistant.pipeline import Deps, run
 from assistant.prompts import Prompts
 from assistant.retrieve import Retriever
@@ -24,8 +26,11 @@ from assistant.settings import Settings
 from assistant.spelling import Speller
 from assistant.text import words
 from assistant.unit_vectors import UnitVectors
+from assistant.vector_store import VectorStore
 
 log = logging.getLogger(__name__)
+
+WATCH_SECONDS = 1.0  # how often a running server looks for a new index
 
 
 class Service:
@@ -38,13 +43,16 @@ class Service:
         self._client = None
         self._deps: Deps | None = None
         self._lock = threading.Lock()
+        self._stamp: tuple | None = None  # the manifest's inode, mtime and size when loaded
+        self._checked = 0.0
+        self._reloading = False
+        self.answer_ids = AnswerIds(load_key(self.settings.answer_id_key, self.settings.data_dir))
 
     @property
     def embedder(self):
         if self._embedder is None:
-            self._embedder = make_embedder(
-                self.settings.embedder, self.settings.model_name, models_dir=self.settings.models_dir
-            )
+            s = self.settings
+            self._embedder = make_embedder(s.embedder, s.model_name, models_dir=s.models_dir, threads=s.embed_threads)
         return self._embedder
 
     @property
@@ -56,7 +64,13 @@ class Service:
 
     def ingest(self, progress=None) -> IngestSummary:
         with self._lock:
-            summary = ingest(self.settings.corpus_dir, self.settings.index_dir, self.embedder, self.client, progress)
+            s = self.settings
+            max_bytes = int(s.max_document_mb * 1_000_000)
+
+            def client():  # opened once the ingest lock is held
+                return self.client
+
+            summary = ingest(s.corpus_dir, s.index_dir, self.embedder, client, progress, max_bytes=max_bytes)
             self._deps = None  # the next question sees the new index
             return summary
 
@@ -71,8 +85,47 @@ class Service:
         if self._deps is None:
             with self._lock:
                 if self._deps is None:
+                    stamp = self._manifest_stamp()
                     self._deps = self._load()
+                    self._stamp = stamp
+        else:
+            self._watch()
         return self._deps
+
+    def _manifest_stamp(self) -> tuple | None:
+        try:
+            st = (self.settings.index_dir / MANIFEST).stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _watch(self) -> None:
+        """Pick up an `assistant ingest` run by another process, without a restart. The manifest is
+        replaced atomically at the end of an ingest, so a new stamp means a complete new index. It
+        is looked at once a second at most, and loaded in the background: the old index answers
+        until the new one is ready, then the new one is swapped in whole."""
+        now = time.monotonic()
+        if now - self._checked < WATCH_SECONDS or self._reloading:
+            return
+        self._checked = now
+        stamp = self._manifest_stamp()
+        if stamp == self._stamp or stamp is None:
+            return
+        self._reloading = True
+        threading.Thread(target=self._reload, args=(stamp,), name="index-reload", daemon=True).start()
+
+    def _reload(self, stamp: tuple) -> None:
+        try:
+            if not self.settings.chroma_host:
+                self._reopen_local_store()
+            deps = self._load()
+            self._deps = deps
+            log.info("The index changed on disk: now answering from version %s.", deps.version or "?")
+        except Exception as err:  # a half-written or foreign index: keep answering from the old one
+            log.warning("The index changed on disk but could not be loaded (%s); still using the previous one.", err)
+        finally:
+            self._stamp = stamp
+            self._reloading = False
 
     def _load(self) -> Deps:
         manifest = Manifest.read(self.settings.index_dir)
@@ -84,7 +137,10 @@ class Service:
                 f"to use '{self.embedder.name}'. Run `assistant ingest` to rebuild it."
             )
         self.glossary = Glossary.load(self.settings.glossary_path)  # it may have been edited in the console
-        store = open_store(self.client, manifest.collection, self.embedder)
+        store = VectorStore(
+            lambda: open_store(self.client, manifest.collection, self.embedder), (c.chunk_id for c in manifest.chunks)
+        )
+        store.check()  # read the vectors now, so that the first question does not wait for them
         retriever = Retriever(manifest.chunks, store, self.embedder, self.glossary)
         documents = {c.title: c.url for c in manifest.chunks}  # in corpus order
         self.profile = load_profile(self.settings.deployer_path).with_document_defaults(list(documents))
@@ -94,7 +150,10 @@ class Service:
         decision = load_model(self.embedder.name)
         speller = Speller(w for chunk in manifest.chunks for w in words(chunk.text))
         llm = self._language_model(units)
-        return Deps(retriever, self.glossary, self.prompts, self.settings, units, decision, speller, llm)
+        deps = Deps(retriever, self.glossary, self.prompts, self.settings, units, decision, speller, llm)
+        deps.documents = frozenset(c.doc_id for c in manifest.chunks)
+        deps.version = manifest.version
+        return deps
 
     def _language_model(self, units: UnitVectors):
         """The optional model that writes answers (ASSISTANT_LLM_PROVIDER), or None: quotes only.
@@ -118,7 +177,9 @@ class Service:
         except IndexError_ as err:
             log.warning("Cannot answer: %s", err)
             return Answer(text=self.prompts.render("error", reason=err.user_message), status=Status.ERROR)
-        return run(question, list(history), deps, on_piece)
+        answer = run(question, list(history), deps, on_piece)
+        answer.answer_id = self.answer_ids.new()  # signed: feedback names an answer really given
+        return answer
 
     def ask_stream(self, question: str, history: Sequence[Turn] = ()) -> Iterator[str | Answer]:
         """The answer as it is written: pieces of text, then the whole `Answer`, last.
@@ -160,6 +221,40 @@ class Service:
     def _failed(self) -> Answer:
         reason = "Something went wrong on our side; please try again in a moment."
         return Answer(text=self.prompts.render("error", reason=reason), status=Status.ERROR)
+
+    def _reopen_local_store(self) -> None:
+        """Chroma's local store keeps what it has read in memory and does not see what another
+        process wrote: a new index needs a new client. The few questions in flight meanwhile are
+        answered by keyword search."""
+        old, self._client = self._client, None
+        if old is not None:
+            try:
+                old.close()
+            except Exception as err:  # already closed: nothing to release
+                log.debug("Closing the old Chroma client: %s", err)
+
+    def health(self) -> dict[str, dict]:
+        """Each part the answers depend on: the index snapshot and the vector store."""
+        try:
+            deps = self.deps()
+        except IndexError_ as err:
+            return {
+                "index": {"ok": False, "detail": err.user_message},
+                "vector_store": {"ok": False, "detail": "no index to search"},
+            }
+        chunks = deps.retriever.chunks
+        index = {"ok": True, "version": deps.version, "documents": len(deps.documents), "passages": len(chunks)}
+        up, detail = deps.retriever.store.check()
+        where = f"Chroma server {self.settings.chroma_host}" if self.settings.chroma_host else "local Chroma store"
+        store = {"ok": up, "detail": detail if up else f"{where} {detail}"}  # says how it answers meanwhile
+        return {"index": index, "vector_store": store}
+
+    def indexed_documents(self) -> frozenset[str]:
+        """The names (paths within the corpus folder) of the documents in the index."""
+        try:
+            return self.deps().documents
+        except IndexError_:
+            return frozenset()
 
     @property
     def ready(self) -> bool:

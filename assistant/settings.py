@@ -1,5 +1,6 @@
 """All settings in one place: environment variables with the ASSISTANT_ prefix, or a .env file."""
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -7,6 +8,13 @@ from pydantic import Field, SecretStr, field_serializer
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -27,8 +35,16 @@ class Settings(BaseSettings):
         "sentence-transformers/all-MiniLM-L6-v2",
         description="sentence-transformers model name or local folder.",
     )
+    embed_threads: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="ONNX threads for one encoding; default: the cores (fastest ingest); `serve` uses 1.",
+    )
     chroma_host: str | None = Field(None, description="Use a Chroma server instead of the local store.")
     chroma_port: int = Field(8000, description="Port of the Chroma server.")
+
+    max_document_mb: float = Field(10, gt=0, description="Larger files in the corpus are skipped with a message.")
 
     top_k: int = Field(8, ge=1, le=20, description="Passages the answer is composed from.")
     max_answer_words: int = Field(80, ge=20, le=300, description="Word budget of an answer.")
@@ -36,9 +52,32 @@ class Settings(BaseSettings):
         0.5, ge=0, le=1, description="Share of the question's weighted terms the evidence must contain."
     )
     max_question_chars: int = Field(1000, ge=10, description="Longer questions are refused.")
+    max_history_turns: int = Field(
+        20, ge=0, description="Earlier turns a request may send (only the last few are read)."
+    )
+    max_history_turn_chars: int = Field(8000, ge=100, description="Longest earlier turn a request may send.")
+    max_history_chars: int = Field(40000, ge=100, description="Longest history a request may send, all turns together.")
 
     host: str = Field("127.0.0.1", description="Web server address.")
     port: int = Field(7860, description="Web server port.")
+    workers: int = Field(1, ge=1, le=32, description="Server processes (`serve --workers N`), sharing one index.")
+    answer_threads: int | None = Field(
+        None, ge=1, le=64, description="Questions answered at once per process; default: cores / workers."
+    )
+    max_in_flight: int = Field(64, ge=1, description="Questions answered or waiting per process; beyond: 503.")
+    rate_limit: str = Field(
+        "5/second;120/minute", description="Questions per client (`limits` notation, ';' between limits); '' for none."
+    )
+    client_ip_header: str | None = Field(
+        None, description="Header naming the client's address, set by your reverse proxy (e.g. X-Forwarded-For)."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"], description="Addresses whose client_ip_header is believed."
+    )
+    answer_id_key: str | None = Field(
+        None, description="Key that signs answer ids (feedback checks them); default: kept in the data folder."
+    )
+    max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body; beyond: 413.")
     allowed_origins: list[str] = Field(
         default_factory=list, description="Sites allowed to embed the chat (CSP frame-ancestors, CORS)."
     )

@@ -6,21 +6,28 @@ Gradio: the public app starts in the time it takes to load the index.
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
+from assistant import http_errors
 from assistant.answer import Turn
-from assistant.feedback import REASONS, FeedbackStore
+from assistant.feedback import REASONS, FeedbackStore, FeedbackUnavailable
+from assistant.guard import RequestGuard
+from assistant.http_errors import ApiError
 from assistant.records import Recorder
 from assistant.service import Service
-from assistant.settings import Settings
+from assistant.settings import Settings, cores
 from assistant.stores.database import open_database
 
-MAX_HISTORY = 20
+log = logging.getLogger(__name__)
 
 
 class HistoryTurn(BaseModel):
@@ -29,19 +36,44 @@ class HistoryTurn(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
-    answer_id: str = Field(min_length=8, max_length=64, pattern="^[0-9a-f]+$")
-    helpful: bool
+    answer_id: str = Field(min_length=8, max_length=128, pattern="^[0-9a-f]+$")
+    helpful: StrictBool
     reason: Literal[tuple(REASONS)] | None = None  # after a thumbs down: one of a fixed list, never free text
 
 
 class AskRequest(BaseModel):
     question: str = Field(max_length=20000)
-    history: list[HistoryTurn] = Field(default_factory=list, max_length=MAX_HISTORY)
+    history: list[HistoryTurn] = Field(default_factory=list, max_length=200)
+
+
+def history_problem(history: list[HistoryTurn], settings: Settings) -> str | None:
+    """Why a request's history is refused (too many turns, a turn or all of them too long), or None.
+    Only the last few turns are read (see pipeline.bounded_history); these limits bound the body."""
+    if len(history) > settings.max_history_turns:
+        return (
+            f"The conversation history has {len(history)} turns; send at most {settings.max_history_turns} "
+            "(only the last few are used)."
+        )
+    longest = max((len(t.content) for t in history), default=0)
+    if longest > settings.max_history_turn_chars:
+        return (
+            f"A turn of the conversation history is too long: at most {settings.max_history_turn_chars:,} characters."
+        )
+    total = sum(len(t.content) for t in history)
+    if total > settings.max_history_chars:
+        return f"The conversation history is too long: at most {settings.max_history_chars:,} characters in all."
+    return None
+
+
+def check_history(history: list[HistoryTurn], settings: Settings) -> None:
+    problem = history_problem(history, settings)
+    if problem:
+        raise ApiError(422, "history_too_long", problem)
 
 
 def create_app(settings: Settings | None = None, service: Service | None = None) -> FastAPI:
     service = service or Service(settings)
-    settings = service.settings
+    settings = settings or service.settings  # the web's own settings (limits, origins) may differ in tests
     app = FastAPI(title=service.profile.name, docs_url=None, redoc_url=None, openapi_url=None)
     db = open_database(settings.records_url)
     feedback = FeedbackStore(db)
@@ -53,36 +85,12 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         embedder_name=lambda: service.embedder.name,
     )
     app.state.recorder = recorder
-    frame_ancestors = " ".join(["'self'", *settings.allowed_origins])
-    # The staff console's Gradio pages need inline scripts and styles, and evaluate their HTML
-    # components' templates ('unsafe-eval'): only they get these, and only behind the login.
-    console_csp = (
-        "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' blob:; worker-src 'self' blob:; "
-        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-    )
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        response = await call_next(request)
-        # The app's pages load nothing but the app's own files (no inline script or style), and only
-        # the sites named in ASSISTANT_ALLOWED_ORIGINS may show them in an iframe.
-        path = request.url.path
-        if path.startswith("/admin/") and not path.startswith(("/admin/login", "/admin/logout")):
-            response.headers["Content-Security-Policy"] = console_csp
-            response.headers["Cache-Control"] = response.headers.get("Cache-Control", "no-store")
-        else:
-            response.headers["Content-Security-Policy"] = (
-                f"default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors {frame_ancestors}"
-            )
-        # The console's pages tell only their own site where a request came from: a browser then sends
-        # their real Origin on a POST (with no-referrer it sends "null"), which its CSRF check reads.
-        response.headers["Referrer-Policy"] = "same-origin" if path.startswith("/admin") else "no-referrer"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
 
     from fastapi.middleware.cors import CORSMiddleware
 
+    # Outermost first: every response gets the security headers (http_errors), CORS lets an
+    # embedding site read even a refusal, and the guard refuses before any work is done.
+    app.add_middleware(RequestGuard, settings=settings)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
@@ -90,80 +98,165 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         allow_headers=["content-type"],
         allow_credentials=False,
     )
-
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, exc: RequestValidationError):
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
-        return JSONResponse(status_code=422, content={"error": f"The request was not understood ({problems})."})
+    http_errors.install(app, security_headers(settings))
+    # Answering runs in a pool of threads, one per core this process has (the cores shared among the
+    # worker processes): the event loop stays free to accept or refuse other requests meanwhile.
+    threads = settings.answer_threads or max(1, cores() // settings.workers)
+    answering = ThreadPoolExecutor(threads, thread_name_prefix="answer")
+    app.state.answering = answering  # the stream (chat_web.py) answers in the same pool
 
     @app.post("/api/ask")
-    def api_ask(body: AskRequest) -> dict:
-        answer = service.ask(body.question, [Turn(t.role, t.content) for t in body.history])
-        recorder.answered(body.question, answer)
-        return answer.to_json()
+    async def api_ask(body: AskRequest) -> JSONResponse:
+        check_history(body.history, settings)
+        turns = [Turn(t.role, t.content) for t in body.history]
+        answer = await asyncio.get_running_loop().run_in_executor(answering, service.ask, body.question, turns)
+        recorder.answered(body.question, answer)  # a queue put: the writing happens on another thread
+        return JSONResponse(answer.to_json())  # plain JSON types already: no encoder pass on the event loop
 
     @app.post("/api/feedback")
     def api_feedback(body: FeedbackRequest) -> dict:
+        if not service.answer_ids.issued(body.answer_id):
+            raise ApiError(
+                422, "unknown_answer", "That answer id was not given by this assistant (or is from before a restart)."
+            )
         recent = recorder.thumbs(body.answer_id, body.helpful, body.reason)
-        feedback.record(
-            body.answer_id,
-            body.helpful,
-            body.reason,
-            answer_text=recent.text if recent else None,
-            sources=recent.sources if recent else None,
-        )
+        try:
+            feedback.record(
+                body.answer_id,
+                body.helpful,
+                body.reason,
+                answer_text=recent.text if recent else None,
+                sources=recent.sources if recent else None,
+            )
+        except FeedbackUnavailable as err:
+            log.warning("%s", err)
+            raise ApiError(
+                503, "feedback_unavailable", "Your feedback could not be saved at the moment; the answers still work."
+            ) from err
         return {"ok": True}
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:
-        ready = service.ready
+        """Each part, and 503 when answering is degraded (keyword search only) or impossible."""
+        parts = service.health()
+        writable, detail = feedback.writable()
+        parts["feedback_store"] = {"ok": writable, "detail": detail}
+        if not parts["index"]["ok"]:
+            status = "unavailable"
+        elif not parts["vector_store"]["ok"]:
+            status = "degraded"
+        else:
+            status = "ok"  # feedback that cannot be saved does not stop the answers
         return JSONResponse(
-            status_code=200 if ready else 503,
-            content={
-                "ok": ready,
-                "index_loaded": ready,
-                "embedder": service.embedder.name,
-            },
+            status_code=200 if status == "ok" else 503,
+            content={"ok": status == "ok", "status": status, "embedder": service.embedder.name, "parts": parts},
         )
 
     @app.get("/documents/{path:path}")
     def document(path: str):
-        """The app's own copy of a corpus file that has no public URL of its own."""
-        root = settings.corpus_dir.resolve()
-        target = (root / path).resolve()
-        if not target.is_relative_to(root) or not target.is_file():
-            return JSONResponse(status_code=404, content={"error": "No such document."})
+        """The app's own copy of an indexed document (those without a public URL link here). Only
+        names the index holds are served; nothing else in the corpus folder is reachable."""
+        if path not in service.indexed_documents():
+            raise ApiError(404, "not_found", "There is no such document.")
+        target = settings.corpus_dir / path
+        if not target.is_file():
+            raise ApiError(404, "not_found", "There is no such document.")
         if target.suffix.lower() in (".md", ".txt", ".markdown"):
             return PlainTextResponse(target.read_text(encoding="utf-8", errors="replace"))
         return FileResponse(target)
 
     from assistant.chat_web import add_chat  # here, not at the top: it takes AskRequest from this module
 
-    add_chat(app, service, AskRequest, recorder)
+    add_chat(app, service, AskRequest, lambda body: check_history(body.history, settings), recorder)
     if settings.admin_password is not None and settings.admin_password.get_secret_value():
         from assistant.console import add_console
 
-        add_console(app, service, db, recorder, client_address)
+        add_console(app, service, db, recorder, RequestGuard(None, settings).client_key)
     return app
 
 
-def client_address(scope) -> str:
-    """The address of whoever sent a request (for the console's login limit and audit log)."""
-    return str((scope.get("client") or ("unknown", 0))[0])
+def security_headers(settings: Settings):
+    """The headers for a path. The app's pages load nothing but the app's own files (no inline
+    script or style), and only the sites named in ASSISTANT_ALLOWED_ORIGINS may frame them; a served
+    document may run nothing at all (a PDF is left to the browser's own viewer, which a sandbox
+    would block). The staff console's Gradio pages need inline scripts and styles, and evaluate
+    their HTML components' templates ('unsafe-eval'): only they get these, only behind the login,
+    never framed, and still nothing from other hosts. The console's pages tell their own site (only)
+    where a request came from, so that a browser sends their real Origin on a POST (with
+    no-referrer it sends "null"), which the console's CSRF check reads."""
+    frame_ancestors = "frame-ancestors " + " ".join(["'self'", *settings.allowed_origins])
+    common = [(b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff")]
+    policy = f"default-src 'self'; base-uri 'self'; form-action 'self'; {frame_ancestors}"
+    strict = [(b"content-security-policy", policy.encode()), *common]
+    pdf = [(b"content-security-policy", frame_ancestors.encode()), *common]
+    document = [(b"content-security-policy", f"sandbox; default-src 'none'; {frame_ancestors}".encode()), *common]
+    console_policy = (
+        "default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' blob:; worker-src 'self' blob:; "
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+    console_common = [(b"referrer-policy", b"same-origin"), (b"x-content-type-options", b"nosniff")]
+    console = [(b"content-security-policy", console_policy.encode()), *console_common]
+    login_policy = b"default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    login = [(b"content-security-policy", login_policy), *console_common]
+
+    def headers_for(path: str) -> list[tuple[bytes, bytes]]:
+        if path.startswith("/documents/"):
+            return pdf if path.lower().endswith(".pdf") else document
+        if path.startswith(("/admin/login", "/admin/logout")):
+            return login
+        if path == "/admin" or path.startswith("/admin/"):
+            return console
+        return strict
+
+    return headers_for
 
 
-def serve(host: str | None = None, port: int | None = None) -> int:
+def serve(host: str | None = None, port: int | None = None, workers: int | None = None) -> int:
+    """`assistant serve`: ingest first if there is no index, then serve with one or more processes.
+    Several workers share the one index on disk; each picks up a new `assistant ingest` by itself."""
     import uvicorn
 
-    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    service = Service(Settings(**overrides))
+    # Flags become settings, so that worker processes (which read the environment) see them too.
+    for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers)):
+        if value is not None:
+            os.environ[f"ASSISTANT_{name}"] = str(value)
+    # Serving answers several questions at once, one per thread and process: one ONNX thread each
+    # uses the cores without handing work between threads (measured: more answers/s, less CPU each).
+    os.environ.setdefault("ASSISTANT_EMBED_THREADS", "1")
+    service = Service()
     summary = service.ensure_index()
     if summary:
         for line in summary.lines():
             print(line)
+    settings = service.settings
+    print(f"Serving the chat on http://{settings.host}:{settings.port}/ with {settings.workers} process(es)")
+    if settings.workers == 1:
+        app = _loaded_app(service)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        return 0
+    # One key for every worker, so that feedback on an answer from one is accepted by another.
+    os.environ["ASSISTANT_ANSWER_ID_KEY"] = service.answer_ids.key.decode()
+    uvicorn.run(
+        "assistant.web:worker_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="warning",
+    )
+    return 0
+
+
+def worker_app() -> FastAPI:
+    """The app in one of several worker processes (`serve --workers N`)."""
+    return _loaded_app(Service())
+
+
+def _loaded_app(service: Service) -> FastAPI:
     service.deps()  # load the index before the first question, not during it
     app = create_app(service=service)
-    settings = service.settings
-    print(f"Serving the chat on http://{settings.host}:{settings.port}/")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
-    return 0
+    # Everything loaded so far lives as long as the process: keep it out of the garbage
+    # collector's full passes, which otherwise pause answering for tens of milliseconds.
+    gc.freeze()
+    return app

@@ -20,7 +20,8 @@ BUDGET_BYTES = 60 * 1024
 
 @pytest.fixture(scope="module")
 def client(service):
-    return TestClient(create_app(service=service))
+    # No rate limit here: these tests ask quickly, one after another (tests/test_guard.py checks it).
+    return TestClient(create_app(settings=service.settings.model_copy(update={"rate_limit": ""}), service=service))
 
 
 def events(response) -> list[tuple[str, object]]:
@@ -66,7 +67,7 @@ def test_stream_sends_the_text_then_exactly_the_ask_json(client, body):
     assert "".join(data for name, data in got[:-1]) == final["answer"]  # the pieces are the answer, in order
     plain = client.post("/api/ask", json=body).json()
     assert set(final) == set(plain) and comparable(final) == comparable(plain)
-    assert len(final["answer_id"]) == 32
+    assert len(final["answer_id"]) == 48  # signed (answer_ids.py)
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,8 @@ def chroma_server(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which(str(CHROMA)) is None, reason="chroma CLI not installed")
-def test_ingest_and_ask_through_a_chroma_server_then_it_goes_down(tmp_path, chroma_server, caplog):
+def test_ingest_and_ask_through_a_chroma_server_then_it_goes_down(tmp_path, chroma_server, caplog, monkeypatch):
+    monkeypatch.setattr("assistant.vector_store.CHECK_SECONDS", 0)  # the health check asks every time
     proc, port = chroma_server
     settings = make_settings(tmp_path, chroma_host="127.0.0.1", chroma_port=port)
     service = Service(settings)
@@ -57,12 +58,19 @@ def test_ingest_and_ask_through_a_chroma_server_then_it_goes_down(tmp_path, chro
     proc.wait(timeout=10)
     with caplog.at_level(logging.WARNING):
         answer = service.ask("Does it cost anything to qualify onto the Dynamic Framework?")
-    # still a grounded answer, from keyword search, and the log says why
-    assert answer.status is Status.ANSWERED and "no cost" in answer.text
-    assert "keyword search only" in caplog.text
+        # still a grounded answer, from the vectors read when the index was loaded; the health
+        # check and the log say the store is down
+        assert answer.status is Status.ANSWERED and "no cost" in answer.text
+        up, detail = service.deps().retriever.store.check()
+    assert not up and "answering from the vectors read before it went down" in detail
+    assert "vector store is unavailable" in caplog.text
 
     with pytest.raises(StoreUnavailable):
         Service(settings).ingest()  # a clear message, and the local snapshot is untouched
-    fresh = Service(settings).ask("What is IASME Gold?")  # a restart while the server is down
-    assert fresh.status is Status.ERROR and "isn't available at the moment" in fresh.text
+    restarted = Service(settings)  # a restart while the server is down: answers from keyword search
+    fresh = restarted.ask("What is IASME Gold?")
+    assert fresh.status is Status.ANSWERED and "IASME Gold" in fresh.text
     assert str(port) not in fresh.text  # server details go to the log, not to the chat
+    health = restarted.health()
+    assert health["index"]["ok"] is True and health["vector_store"]["ok"] is False
+    assert "keyword search only" in health["vector_store"]["detail"]

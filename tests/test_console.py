@@ -40,6 +40,7 @@ def make_app(service, tmp_path, **overrides):
     from assistant.web import create_app
 
     corpus = copy_corpus(tmp_path)
+    overrides.setdefault("rate_limit", "")  # these tests ask quickly; the public limit is tested in test_guard
     settings = make_settings(tmp_path, corpus, embedder="auto", **overrides)
     shutil.copytree(service.settings.index_dir, settings.index_dir)
     svc = Service(settings)
@@ -206,7 +207,8 @@ def test_upload_is_answered_without_a_restart_then_removed(console):
 @pytest.mark.parametrize(
     "name,data,status,message",
     [
-        ("big.md", b"# Big\n\n" + b"word " * 2_100_000, 413, "the largest document the assistant takes is 10.0 MB"),
+        ("big.md", b"# Big\n\n" + b"word " * 2_000_020, 413, "the largest document the assistant takes is 10.0 MB"),
+        ("huge.md", b"# Huge\n\n" + b"word " * 2_100_000, 413, "The request is too large: at most 10.1 MB."),
         ("tool.exe", b"MZ\x90\x00", 415, "is not a kind of document the assistant reads"),
         ("notes.md", bytes(range(256)) * 40, 422, "binary"),
         ("fake.pdf", b"<html>not a pdf</html>", 422, "is not a PDF"),

@@ -11,6 +11,7 @@ def test_the_answer_path_is_one_visible_list_of_stages():
     assert [s.__name__ for s in pipeline.STAGES] == [
         "check_question",
         "correct_spelling",
+        "screen_question",
         "condense_follow_up",
         "check_scope",
         "retrieve",
@@ -223,3 +224,8 @@ def test_what_to_do_about_a_client_is_still_answered(service):
     # "What do I do" asks what the guidance says to do: that is not judging someone's case.
     a = service.ask("a client told me they can't get into the grants portal, what do i do")
     assert a.status is not Status.DECLINED_OUT_OF_SCOPE
+
+
+def test_misspelt_english_is_english(service):
+    a = service.ask("wht is teh dynamc framwork?")
+    assert a.status is Status.ANSWERED and "Dynamic Framework is a system" in a.text

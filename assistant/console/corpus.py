@@ -94,7 +94,7 @@ class Corpus:
 
     @property
     def max_bytes(self) -> int:
-        return int(getattr(self.settings, "max_document_mb", 10) * 1_000_000)
+        return int(self.settings.max_document_mb * 1_000_000)
 
     # ---- checks
     def check_document(self, name: str, data: bytes) -> list[str]:

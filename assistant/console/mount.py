@@ -49,13 +49,12 @@ def mount_later(app: FastAPI, auth, corpus, reports, audit) -> None:
             blocks = await loop.run_in_executor(None, build)
             import gradio as gr
 
-            max_mb = getattr(corpus.settings, "max_document_mb", 10)
             gr.mount_gradio_app(
                 app,
                 blocks,
                 path="/admin",
                 footer_links=[],
-                max_file_size=f"{max_mb}mb",
+                max_file_size=corpus.max_bytes,  # Gradio's upload route refuses larger files
                 show_error=True,
                 theme=theme(),
                 css=CSS,

@@ -171,7 +171,9 @@
     });
     if (!response.ok) {
       var problem = await response.json().catch(function () { return {}; });
-      var err = new Error(problem.error || "The assistant could not answer (" + response.status + ").");
+      // Every error is {"error": {"code", "message"}}, its message a sentence meant for people.
+      var said = problem.error && (problem.error.message || problem.error);
+      var err = new Error(typeof said === "string" ? said : "The assistant could not answer (" + response.status + ").");
       err.kind = "refused";
       throw err;
     }
