@@ -38,6 +38,7 @@ RECENT_MAX = 5000
 FLUSH_SECONDS = 2.0
 PURGE_SECONDS = 3600.0
 QUEUE_MAX = 10000
+MAX_TEXT = 4000  # characters of a question or an answer that are redacted and kept
 DECLINED = (Status.DECLINED_NOT_COVERED, Status.DECLINED_OUT_OF_SCOPE)
 
 
@@ -104,6 +105,16 @@ class Recorder:
         self._start_lock = threading.Lock()
         self._last_flush = self._last_purge = 0.0
 
+    def start(self) -> None:
+        """Load what the first record needs (the database's schema, the name lists) now, in the
+        background, so that the first questions do not share the processor with it."""
+
+        def warm_up() -> None:
+            self.kept.db.migrate()
+            redact("Sarah Jones, 07700 900123, SW1A 1AA")
+
+        self._submit(warm_up)
+
     # ---- called on the request path: quick, never raises
     def answered(self, question: str, answer: Answer) -> None:
         self._submit(lambda: self._note_answer(question, answer, time.time()))
@@ -166,13 +177,15 @@ class Recorder:
 
     def _note_answer(self, question: str, answer: Answer, at: float) -> None:
         declined = answer.status in DECLINED
-        if answer.status is Status.ANSWERED or declined:
-            self._pending[(week_of(at), "declined" if declined else "answered")] += 1
+        if not (answer.status is Status.ANSWERED or declined):
+            return  # an empty, too long or unreadable question, or an error: nothing to count or keep
+        self._pending[(week_of(at), "declined" if declined else "answered")] += 1
         if not answer.answer_id:
             return
-        redacted = redact(question) if self.keep_questions else None
+        # Bounded work: an answered or declined question is short (ASSISTANT_MAX_QUESTION_CHARS).
+        redacted = redact(question[:MAX_TEXT]) if self.keep_questions else None
         sources = [f"{c.title}: {c.section}" if c.section else c.title for c in answer.citations]
-        item = RecentAnswer(at, answer.status.value, redacted, redact(answer.text).text, sources)
+        item = RecentAnswer(at, answer.status.value, redacted, redact(answer.text[:MAX_TEXT]).text, sources)
         self.recent.put(answer.answer_id, item)
         if declined and redacted is not None:
             item.kept_id = self._keep(redacted, "declined", answer.status.value, None, at)

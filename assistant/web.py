@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         embedder_name=lambda: service.embedder.name,
     )
     app.state.recorder = recorder
+    recorder.start()
 
     from fastapi.middleware.cors import CORSMiddleware
 
