@@ -123,6 +123,9 @@ class Recorder:
         """The recent answer a verdict is about (for its text and sources), and, after a thumbs
         down, its question kept (in the background)."""
         item = self.recent.get(answer_id)
+        if item is None:  # the answer may still be on its way through the queue: let it through
+            self.flush(timeout=1)
+            item = self.recent.get(answer_id)
         if item is not None and not helpful and self.keep_questions and item.question is not None:
             self._submit(lambda: self._keep_thumbs_down(item, reason))
         return item

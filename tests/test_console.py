@@ -270,6 +270,8 @@ def test_declined_and_thumbs_down_questions_are_kept_redacted(console):
     declined = "my email is jo.bloggs@example.org - can you help us set up a prison choir?"
     answer = console.post("/api/ask", json={"question": declined}).json()
     assert answer["declined"]
+    streamed = console.post("/api/ask/stream", json={"question": "Sarah Jones here, 07700 900123: what is the best paint for a community mural?"})
+    assert streamed.status_code == 200 and "event: answer" in streamed.text  # the chat page's path is noted too
     good = console.post("/api/ask", json={"question": "What is a call-off?"}).json()
     assert good["status"] == "answered"
     verdict = {"answer_id": good["answer_id"], "helpful": False}
@@ -279,6 +281,7 @@ def test_declined_and_thumbs_down_questions_are_kept_redacted(console):
     texts = [q for topic in report["topics"] for q in topic["questions"]]
     assert "my email is [email] - can you help us set up a prison choir?" in texts
     assert "What is a call-off?" in texts
+    assert "[name] here, [phone number]: what is the best paint for a community mural?" in texts
     assert "jo.bloggs" not in json.dumps(report)
     feedback = console.get("/api/admin/feedback?days=7", auth=ADMIN).json()
     assert feedback["thumbs_down"] >= 1 and {"reason": "unclear", "label": "It was hard to understand", "count": 1} in feedback["reasons"]
