@@ -5,16 +5,16 @@ model, as "probation".
 A word is left alone when the guidance uses it, it is an English word (pyspellchecker's
 frequency list: "worth", "knocked" and "recalled" are not typos of "north", "locked" or
 "called"; its list is American, so "neighbour" is checked as "neighbor"), it is written in
-capitals ("CRCs") or it is question scaffolding ("whats"). Otherwise it becomes the closest word
-the guidance uses, if one is close, or else the English word one edit away, for words long
+capitals ("CRCs") or it is question scaffolding ("whats"). Otherwise it becomes the most used word
+of the guidance one edit away, or else the English word one edit away, for words long
 enough that such a guess is safe ("orgs" and "cert" are kept). The work is bounded: a few
-corrections per question, each a dictionary lookup or one pass over the guidance's words.
+corrections per question, each a few hundred set lookups, whatever the size of the guidance.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
+from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -24,7 +24,6 @@ MIN_LENGTH = 4  # shorter words are too often abbreviations ("pdu", "roif") to c
 MIN_LENGTH_ENGLISH = 5  # an English guess for a shorter word is too often wrong ("orgs" -> "orgy")
 MAX_CORRECTIONS = 8  # per text: a pasted essay costs no more than a question
 MAX_LOOKUPS = 16  # unknown words looked up per text (each is a pass over the guidance's words)
-CORPUS_CUTOFF = 0.8  # difflib similarity to a word of the guidance
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 # British spellings the American list lacks: "neighbour", "organisation", "centre", "catalogue".
 _BRITISH = ((r"our", "or"), (r"is(e|ed|es|ing|ation)", r"iz\1"), (r"tre\b", "ter"), (r"ogue\b", "og"))
@@ -50,8 +49,8 @@ def _is_english(english, word: str) -> bool:
 
 class Speller:
     def __init__(self, corpus_words: Iterable[str]) -> None:
-        self._vocabulary = sorted({w.lower() for w in corpus_words if w.isalpha() and len(w) >= MIN_LENGTH})
-        self._known = frozenset(self._vocabulary)
+        self._counts = Counter(w.lower() for w in corpus_words if w.isalpha() and len(w) >= MIN_LENGTH)
+        self._known = frozenset(self._counts)
 
     def needs_correcting(self, word: str) -> bool:
         lower = word.lower()
@@ -66,9 +65,11 @@ class Speller:
         if not self.needs_correcting(word):
             return None
         lower, english = word.lower(), _english()
-        close = difflib.get_close_matches(lower, self._vocabulary, n=1, cutoff=CORPUS_CUTOFF)
+        # The guidance's words one edit away (a letter missing, extra, wrong or swapped): a set
+        # lookup per candidate, so the cost does not grow with the size of the guidance.
+        close = [w for w in english.edit_distance_1(lower) if w in self._known]
         if close:
-            return close[0]
+            return max(close, key=lambda w: (self._counts[w], w))
         if len(lower) < MIN_LENGTH_ENGLISH:
             return None
         suggestion = english.correction(lower)

@@ -117,6 +117,6 @@ def can_mount_read_only(tmp: Path) -> bool:
     if shutil.which("unshare") is None:
         return False
     probe = tmp / "ro-probe"
-    probe.mkdir(exist_ok=True)
+    probe.mkdir(parents=True, exist_ok=True)  # a clean clone has no .pytest_cache yet
     script = f"mount --bind {probe} {probe} && mount -o remount,bind,ro {probe} && ! touch {probe}/x"
     return subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True).returncode == 0
