@@ -21,18 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-QUESTIONS = [
-    "Does it cost anything to qualify onto the Dynamic Framework?",
-    "whats a pdu",
-    "we got knocked back trying to get on the framework, do we get told why",
-    "how do i sign up to the grants portal, what are the steps",
-    "what is IASME Gold",
-    "how many service categories are there",
-    "What is the capital of France?",
-    "How much does Cyber Essentials Plus cost?",
-    "cyber essentials basic vs plus, whats the difference",
-    "what do i need to send in with a tender? want a checklist",
-]
+from questions import QUESTIONS  # noqa: E402  (scripts/ is on the path when run as a script)
+
 ROUNDS = 10  # 100 warm answers per scale
 
 _LIST_ITEM = re.compile(r"^(\s*(?:[-*]|\d+\.) .*?[^.:\s])\s*$", re.MULTILINE)

@@ -31,18 +31,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = [
-    "Does it cost anything to qualify onto the Dynamic Framework?",
-    "whats a pdu",
-    "we got knocked back trying to get on the framework, do we get told why",
-    "how do i sign up to the grants portal, what are the steps",
-    "what is IASME Gold",
-    "how many service categories are there",
-    "What is the capital of France?",
-    "How much does Cyber Essentials Plus cost?",
-    "cyber essentials basic vs plus, whats the difference",
-    "what do i need to send in with a tender? want a checklist",
-]
+from questions import QUESTIONS  # noqa: E402  (scripts/ is on the path when run as a script)
+
 MAX_SECONDS = 120  # every phase stops by then, whatever happens
 PEOPLE = 1024  # the throughput phase's questions come from this many addresses (each within its rate limit)
 
@@ -136,13 +126,7 @@ async def throughput(base: str, clients: int, total: int, network: int = 1) -> d
             person = (n * 97 + i * 31) % PEOPLE
             headers = {"X-Forwarded-For": f"10.{network}.{person // 250}.{person % 250 + 1}"}
             started = time.perf_counter()
-            try:
-                r = await http.post(
-                    f"{base}/api/ask", json={"question": QUESTIONS[i % len(QUESTIONS)]}, headers=headers
-                )
-                code = r.status_code
-            except httpx.HTTPError:
-                code = 0
+            code = await ask_once(http, base, QUESTIONS[i % len(QUESTIONS)], headers)
             latencies.append((time.perf_counter() - started) * 1000)
             codes[code] = codes.get(code, 0) + 1
             i += 1
@@ -164,6 +148,16 @@ async def throughput(base: str, clients: int, total: int, network: int = 1) -> d
     }
 
 
+async def ask_once(http, base: str, question: str, headers: dict) -> int:
+    """One question to /api/ask: its HTTP status, or 0 when the connection failed."""
+    import httpx
+
+    try:
+        return (await http.post(f"{base}/api/ask", json={"question": question}, headers=headers)).status_code
+    except httpx.HTTPError:
+        return 0
+
+
 async def fairness(base: str, in_flight: int, seconds: float, other_requests: int) -> dict:
     import httpx
 
@@ -176,13 +170,7 @@ async def fairness(base: str, in_flight: int, seconds: float, other_requests: in
         headers = {"X-Forwarded-For": "10.9.9.9"}
         i = n
         while not stop.is_set():
-            try:
-                r = await http.post(
-                    f"{base}/api/ask", json={"question": QUESTIONS[i % len(QUESTIONS)]}, headers=headers
-                )
-                code = r.status_code
-            except httpx.HTTPError:
-                code = 0
+            code = await ask_once(http, base, QUESTIONS[i % len(QUESTIONS)], headers)
             greedy_codes[code] = greedy_codes.get(code, 0) + 1
             i += 1
 
@@ -191,13 +179,7 @@ async def fairness(base: str, in_flight: int, seconds: float, other_requests: in
         headers = {"X-Forwarded-For": "10.2.2.2"}
         for i in range(other_requests):
             started = time.perf_counter()
-            try:
-                r = await http.post(
-                    f"{base}/api/ask", json={"question": QUESTIONS[i % len(QUESTIONS)]}, headers=headers
-                )
-                code = r.status_code
-            except httpx.HTTPError:
-                code = 0
+            code = await ask_once(http, base, QUESTIONS[i % len(QUESTIONS)], headers)
             other.append((time.perf_counter() - started) * 1000)
             other_codes[code] = other_codes.get(code, 0) + 1
             await asyncio.sleep(0.25)  # a person (or a page) asking now and then
