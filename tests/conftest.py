@@ -14,6 +14,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by `make test`
+ARTEFACTS = ROOT / "test-artifacts"  # screenshots and timings from the browser tests
 _real_connect = socket.socket.connect
 
 
@@ -126,3 +128,18 @@ def db_url(request, tmp_path):
         return f"sqlite:///{tmp_path / 'feedback.sqlite3'}"
     cluster = request.getfixturevalue("pg_cluster")
     return cluster.new_database(f"t{abs(hash(request.node.nodeid)) % 10**10}_{os.getpid()}")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright, for the chat's and the console's browser tests."""
+    from playwright.sync_api import sync_playwright
+
+    ARTEFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        yield b
+        b.close()

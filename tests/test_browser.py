@@ -15,10 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ARTEFACTS, CHROMIUM, ROOT
 
-CHROMIUM = "/usr/bin/chromium"
-ARTEFACTS = ROOT / "test-artifacts"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 TITLE = "Ask about probation commissioning"  # corpus/assistant.yaml
 SOURCE = "https://www.clinks.org/our-work/probation-services#:~:text="
@@ -138,20 +136,6 @@ def host_page(app_url, tmp_path_factory):
     yield HOST_URL + "/"
     proc.terminate()
     proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTEFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        yield b
-        b.close()
 
 
 class Visit:

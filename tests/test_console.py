@@ -213,7 +213,12 @@ def test_upload_is_answered_without_a_restart_then_removed(console):
         ("notes.md", bytes(range(256)) * 40, 422, "binary"),
         ("fake.pdf", b"<html>not a pdf</html>", 422, "is not a PDF"),
         ("link.md", b"---\ntitle: Bad link\nurl: javascript:alert(1)\n---\n# Bad\n\nSome text here.\n", 422, "http"),
-        ("broken.md", b"---\ntitle: Safeguarding: a guide\nurl: [unclosed\n---\n# Text\n\nSome text.\n", 422, "front matter is not valid YAML"),
+        (
+            "broken.md",
+            b"---\ntitle: Safeguarding: a guide\nurl: [unclosed\n---\n# Text\n\nSome text.\n",
+            422,
+            "front matter is not valid YAML",
+        ),
         ("<script>.md", b"# Escape\n\nSome text.\n", 422, "file name"),
         ("empty.md", b"   \n", 422, "empty"),
     ],
@@ -270,7 +275,10 @@ def test_declined_and_thumbs_down_questions_are_kept_redacted(console):
     declined = "my email is jo.bloggs@example.org - can you help us set up a prison choir?"
     answer = console.post("/api/ask", json={"question": declined}).json()
     assert answer["declined"]
-    streamed = console.post("/api/ask/stream", json={"question": "Sarah Jones here, 07700 900123: what is the best paint for a community mural?"})
+    streamed = console.post(
+        "/api/ask/stream",
+        json={"question": "Sarah Jones here, 07700 900123: what is the best paint for a community mural?"},
+    )
     assert streamed.status_code == 200 and "event: answer" in streamed.text  # the chat page's path is noted too
     good = console.post("/api/ask", json={"question": "What is a call-off?"}).json()
     assert good["status"] == "answered"
@@ -284,7 +292,10 @@ def test_declined_and_thumbs_down_questions_are_kept_redacted(console):
     assert "[name] here, [phone number]: what is the best paint for a community mural?" in texts
     assert "jo.bloggs" not in json.dumps(report)
     feedback = console.get("/api/admin/feedback?days=7", auth=ADMIN).json()
-    assert feedback["thumbs_down"] >= 1 and {"reason": "unclear", "label": "It was hard to understand", "count": 1} in feedback["reasons"]
+    assert (
+        feedback["thumbs_down"] >= 1
+        and {"reason": "unclear", "label": "It was hard to understand", "count": 1} in feedback["reasons"]
+    )
     unhelpful = feedback["unhelpful_answers"][0]
     assert unhelpful["answer"] == good["answer"] and unhelpful["sources"]
     weeks = console.get("/api/admin/weekly?weeks=2", auth=ADMIN).json()["weeks"]

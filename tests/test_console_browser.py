@@ -86,20 +86,6 @@ def console_server(service, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTEFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
 def console_page(console_server, browser):
     url, _ = console_server
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -174,7 +160,9 @@ def test_a_bad_upload_says_why_and_changes_nothing(console_server, console_page,
     page = console_page
     before = sorted(p.name for p in corpus.iterdir())
     broken = tmp_path / "broken.md"
-    broken.write_text("---\ntitle: Safeguarding: a guide\nurl: [unclosed\n---\n# Text\n\nSome text.\n", encoding="utf-8")
+    broken.write_text(
+        "---\ntitle: Safeguarding: a guide\nurl: [unclosed\n---\n# Text\n\nSome text.\n", encoding="utf-8"
+    )
     with page.expect_file_chooser() as chooser:
         page.get_by_role("button", name="Choose a document to add").click()
     chooser.value.set_files(str(broken))

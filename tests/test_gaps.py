@@ -18,7 +18,11 @@ QUESTIONS = {
         "where can a prison leaver find accommodation",
         "housing support after release from prison",
     ],
-    "dbs": ["what are the rules on volunteer DBS checks", "do our volunteers need a DBS check", "DBS checks for mentors"],
+    "dbs": [
+        "what are the rules on volunteer DBS checks",
+        "do our volunteers need a DBS check",
+        "DBS checks for mentors",
+    ],
     "tags": ["how much does an electronic monitoring tag cost", "who pays for electronic tags"],
     "other": ["What is the capital of France?"],
 }
@@ -31,13 +35,17 @@ def test_paraphrases_become_one_topic_each(service, tmp_path):
         for q in questions:
             kind = "thumbs_down" if group == "tags" else "declined"
             kept.add(redact(q), kind, "declined_not_covered", vector=embedder.embed_query(q), embedder=embedder.name)
-    kept.add(redact("an old one about housing after prison"), "declined", "declined_not_covered", at=time.time() - 40 * DAY)
+    kept.add(
+        redact("an old one about housing after prison"), "declined", "declined_not_covered", at=time.time() - 40 * DAY
+    )
 
     found = gaps.topics(kept, 30, embedder.embed_documents, embedder.name)
     grouped = sorted(sorted(t.questions) for t in found)
     assert grouped == sorted(sorted(qs) for qs in QUESTIONS.values())
     housing = next(t for t in found if t.label in QUESTIONS["housing"])
-    assert found[0].count == 3 and housing.count == 3 and housing.label in QUESTIONS["housing"] and housing.declined == 3
+    assert (
+        found[0].count == 3 and housing.count == 3 and housing.label in QUESTIONS["housing"] and housing.declined == 3
+    )
     tags = next(t for t in found if t.label in QUESTIONS["tags"])
     assert tags.thumbs_down == 2 and tags.declined == 0
     assert [t.count for t in found] == sorted((t.count for t in found), reverse=True)
@@ -68,5 +76,5 @@ def test_weekly_figures_show_every_week(tmp_path):
 
 
 def test_csv_cells_cannot_run_as_formulas():
-    assert gaps._cell("=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"
+    assert gaps._cell('=HYPERLINK("http://x")') == '\'=HYPERLINK("http://x")'
     assert gaps._cell("what is a call-off?") == "what is a call-off?"

@@ -22,7 +22,13 @@ def test_recent_answers_are_bounded_in_time_and_number():
 
 
 def test_declined_kept_redacted_and_thumbs_down_kept_with_its_reason(tmp_path):
-    recorder = Recorder(Database(f"sqlite:///{tmp_path / 'r.sqlite3'}"), True, 90, embed=lambda t: [1.0, 0.0], embedder_name=lambda: "test")
+    recorder = Recorder(
+        Database(f"sqlite:///{tmp_path / 'r.sqlite3'}"),
+        True,
+        90,
+        embed=lambda t: [1.0, 0.0],
+        embedder_name=lambda: "test",
+    )
     recorder.answered("Call me on 07700 900123 about choir funding", answer(Status.DECLINED_NOT_COVERED, "d" * 48))
     recorder.answered("My name is Sarah Jones: what is a call-off?", answer())
     recorder.flush()
@@ -33,7 +39,9 @@ def test_declined_kept_redacted_and_thumbs_down_kept_with_its_reason(tmp_path):
     recorder.flush()
     kept = {q.kind: q for q in recorder.kept.since(1)}
     assert kept["declined"].text == "Call me on [phone number] about choir funding"
-    assert kept["thumbs_down"].text == "My name is [name]: what is a call-off?" and kept["thumbs_down"].reason == "unclear"
+    assert (
+        kept["thumbs_down"].text == "My name is [name]: what is a call-off?" and kept["thumbs_down"].reason == "unclear"
+    )
     assert len(recorder.kept.since(1)) == 2  # the reason did not keep it twice
     week = next(iter(recorder.counts.weekly().values()))
     assert week == {"answered": 1, "declined": 1}

@@ -133,7 +133,9 @@ def test_at_least_fifty_kinds_of_personal_data_are_removed():
 
 
 def test_names_keep_the_question_around_them():
-    assert redact("My name is Sarah Jones and I run a small charity").text == "My name is [name] and I run a small charity"
+    assert (
+        redact("My name is Sarah Jones and I run a small charity").text == "My name is [name] and I run a small charity"
+    )
     assert redact("Sarah's probation officer said no").text == "[name]'s probation officer said no"
     assert redact("Mr Okafor asked about the grants").text == "Mr [name] asked about the grants"
 
