@@ -18,7 +18,17 @@ from assistant.decide import load_model
 from assistant.deployer import load_profile
 from assistant.embeddings import make_embedder
 from assistant.glossary import Glossary
-from assistant.index import MANIFEST, IndexError_, IngestSummary, Manifest, ingest, open_client, open_store
+from assistant.index import (
+    LOCK_FILE,
+    LOCK_WAIT_SECONDS,
+    MANIFEST,
+    IndexError_,
+    IngestSummary,
+    Manifest,
+    ingest,
+    open_client,
+    open_store,
+)
 from assistant.pipeline import Deps, run
 from assistant.prompts import Prompts
 from assistant.retrieve import Retriever
@@ -47,6 +57,8 @@ class Service:
         self._checked = 0.0
         self._reloading = False
         self.answer_ids = AnswerIds(load_key(self.settings.answer_id_key, self.settings.data_dir))
+        self.shared = self._shared_index()
+        self._following = False
 
     @property
     def embedder(self):
@@ -62,7 +74,25 @@ class Service:
             self._client = open_client(s.index_dir, s.chroma_host, s.chroma_port)
         return self._client
 
-    def ingest(self, progress=None) -> IngestSummary:
+    def _shared_index(self):
+        """The index published for other app processes (stores/shared_index.py), or None."""
+        if not self.settings.shares_index:
+            return None
+        from assistant.stores.database import open_database
+        from assistant.stores.shared_index import SharedIndex
+
+        return SharedIndex(open_database(self.settings.records_url), self.settings.index_dir, self.settings.corpus_dir)
+
+    def ingest(self, progress=None, locked: bool = False) -> IngestSummary:
+        """Index the corpus folder (only what changed). With a shared index, one ingest runs at a
+        time across every process and machine, and its result is published to them all; `locked`
+        says the caller already holds that lock (`shared.lock()`)."""
+        if self.shared is None or locked:
+            return self._ingest(progress)
+        with self.shared.lock():
+            return self._ingest(progress)
+
+    def _ingest(self, progress) -> IngestSummary:
         with self._lock:
             s = self.settings
             max_bytes = int(s.max_document_mb * 1_000_000)
@@ -71,15 +101,48 @@ class Service:
                 return self.client
 
             summary = ingest(s.corpus_dir, s.index_dir, self.embedder, client, progress, max_bytes=max_bytes)
+            if self.shared is not None:
+                self._publish()
             self._deps = None  # the next question sees the new index
             return summary
 
-    def ensure_index(self) -> IngestSummary | None:
-        """Ingest when there is no index yet, or it was built with another embedder."""
+    def _publish(self) -> None:
         manifest = Manifest.read(self.settings.index_dir)
-        if manifest is None or manifest.embedder != self.embedder.name:
+        try:
+            self.shared.publish(manifest.version)
+        except Exception as err:  # the database down or full: this machine has it, the others not yet
+            raise IndexError_(
+                f"The guidance was indexed on this machine but could not be shared with the others ({err})."
+            ) from err
+
+    def pull(self) -> bool:
+        """Bring this machine's corpus and index folders to the newest shared version (nothing to do
+        without a shared index); True when anything changed. Under the local ingest lock, so that
+        it never writes beside an ingest of this machine."""
+        if self.shared is None:
+            return False
+        from filelock import FileLock
+
+        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.settings.index_dir / LOCK_FILE), timeout=LOCK_WAIT_SECONDS):
+            return self.shared.pull()
+
+    def ensure_index(self) -> IngestSummary | None:
+        """Ingest when there is no index yet, or it was built with another embedder. With a shared
+        index, the newest published version is taken first, and only the first process to find
+        none builds one."""
+        self.pull()
+        if self._usable_index():
+            return None
+        if self.shared is None:
             return self.ingest()
-        return None
+        with self.shared.lock():
+            self.pull()  # another process may have built it while this one waited
+            return None if self._usable_index() else self.ingest(locked=True)
+
+    def _usable_index(self) -> bool:
+        manifest = Manifest.read(self.settings.index_dir)
+        return manifest is not None and manifest.embedder == self.embedder.name
 
     def deps(self) -> Deps:
         if self._deps is None:
@@ -88,9 +151,37 @@ class Service:
                     stamp = self._manifest_stamp()
                     self._deps = self._load()
                     self._stamp = stamp
+                    self._follow()
         else:
             self._watch()
         return self._deps
+
+    def _follow(self) -> None:
+        """With a shared index, a thread of this process looks for a newly published version every
+        WATCH_SECONDS, pulls it, and swaps the new index in before the next question."""
+        if self.shared is None or self._following:
+            return
+        self._following = True
+        threading.Thread(target=self._follow_loop, name="index-follower", daemon=True).start()
+
+    def _follow_loop(self) -> None:
+        failing = False
+        while True:
+            time.sleep(WATCH_SECONDS)
+            try:
+                if self.shared.latest_version() not in ("", self.shared.local_version()):
+                    self.pull()
+                stamp = self._manifest_stamp()
+                if stamp is not None and stamp != self._stamp and not self._reloading:
+                    self._reloading = True
+                    self._reload(stamp)
+                if failing:
+                    log.info("The shared index can be read again.")
+                failing = False
+            except Exception as err:  # the database down: keep answering from the index loaded
+                if not failing:
+                    log.warning("The shared index cannot be read (%s); answering from the version loaded.", err)
+                failing = True
 
     def _manifest_stamp(self) -> tuple | None:
         try:

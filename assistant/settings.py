@@ -41,7 +41,9 @@ class Settings(BaseSettings):
         le=64,
         description="ONNX threads for one encoding; default: the cores (fastest ingest); `serve` uses 1.",
     )
-    chroma_host: str | None = Field(None, description="Use a Chroma server instead of the local store.")
+    chroma_host: str | None = Field(
+        None, description="Use a Chroma server instead of the local store (with database_url: one index for many processes)."
+    )
     chroma_port: int = Field(8000, description="Port of the Chroma server.")
 
     max_document_mb: float = Field(10, gt=0, description="Larger files in the corpus are skipped with a message.")
@@ -128,6 +130,13 @@ class Settings(BaseSettings):
         from assistant.stores.database import database_url
 
         return database_url(self.data_dir, self.database_url)
+
+    @property
+    def shares_index(self) -> bool:
+        """Several app processes, on one machine or several, answer from one index: with a Chroma
+        server and a database both set, each ingest is published there and followed by every
+        process (stores/shared_index.py)."""
+        return bool(self.chroma_host and self.database_url)
 
     @property
     def index_dir(self) -> Path:

@@ -11,6 +11,7 @@ the previous index, which never stopped answering, still matches it, and the job
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -28,6 +29,7 @@ from assistant.documents import SUPPORTED, UnreadableDocument, load_document
 from assistant.service import Service
 from assistant.stores.audit import AuditLog
 from assistant.stores.database import Database
+from assistant.stores.shared_index import Busy
 from assistant.stores.tables import document_status, ingest_jobs
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,7 @@ class Corpus:
         return self._change(action, name, who, note, lambda: _write_atomically(target, data), [target], warnings)
 
     def remove(self, name: str, who: str) -> Job:
+        self.service.pull()  # it may have been added on another machine a moment ago
         target = self._existing(name)
         others = [p for p in self._files() if p != target]
         if not others:
@@ -169,27 +172,37 @@ class Corpus:
         return sorted(p for p in self.folder.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED and not p.name.startswith("."))
 
     def _change(self, action, name, who, note, apply, touched: list[Path], warnings) -> Job:
+        busy = ChangeRefused("Another change is being indexed; try again when it has finished.", 409, "ingest_running")
         if not self._running.acquire(blocking=False):
-            raise ChangeRefused(
-                "Another change is being indexed; try again when it has finished.", 409, "ingest_running"
-            )
+            raise busy
+        held = contextlib.ExitStack()  # with a shared index: the lock of every machine, until indexed
         try:
+            if self.service.shared is not None:
+                held.enter_context(self.service.shared.lock(wait=False))
+            self.service.pull()  # the change is made to the newest guidance, wherever it was changed
             backup = _Backup(touched)
             apply()
+        except Busy:
+            self._release(held)
+            raise busy from None
         except ChangeRefused:
-            self._running.release()
+            self._release(held)
             raise
         except OSError as err:
-            self._running.release()
+            self._release(held)
             raise ChangeRefused(f"The corpus folder could not be changed ({err.strerror or err}).", 500, "io_error") from err
         job_id = self._new_job(action, name)
         self.audit.write(who, action, note)
         threading.Thread(
-            target=self._ingest, args=(job_id, backup, name, warnings, who), name="console-ingest", daemon=True
+            target=self._ingest, args=(job_id, backup, name, warnings, who, held), name="console-ingest", daemon=True
         ).start()
         return self.job(job_id)
 
-    def _ingest(self, job_id: int, backup: _Backup, name: str, warnings: list[str], who: str) -> None:
+    def _release(self, held: contextlib.ExitStack) -> None:
+        held.close()
+        self._running.release()
+
+    def _ingest(self, job_id: int, backup: _Backup, name: str, warnings: list[str], who: str, held) -> None:
         last = [0.0]
 
         def progress(done: int, total: int) -> None:
@@ -198,7 +211,7 @@ class Corpus:
                 self._update(job_id, done=done, total=total)
 
         try:
-            summary = self.service.ingest(progress)
+            summary = self.service.ingest(progress, locked=True)
             skipped = dict(summary.skipped)
             if name in skipped:
                 raise ChangeRefused(f"'{name}' could not be indexed: {skipped[name]}.")
@@ -220,7 +233,7 @@ class Corpus:
             self.audit.write(who, "ingest_failed", name)
         finally:
             backup.discard()
-            self._running.release()
+            self._release(held)
 
     # ---- jobs and document status
     def _new_job(self, action: str, name: str) -> int:

@@ -96,3 +96,22 @@ document_status = Table(
     Column("ingested_at", Float, nullable=False),
     Column("warnings", Text, nullable=False, default=""),  # from the last ingest, one a line
 )
+
+# The index shared by several app processes (stores/shared_index.py): each published version names
+# its files by SHA-256; each file's content is stored once (zlib), whichever versions use it.
+index_versions = Table(
+    "index_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("files", Text, nullable=False),  # JSON: "corpus/<path>" or "index/<name>" -> SHA-256
+)
+
+shared_files = Table(
+    "shared_files",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("data", LargeBinary, nullable=False),  # zlib-compressed
+    Column("created_at", Float, nullable=False),
+)
