@@ -61,6 +61,7 @@ class IngestSummary:
     rebuilt: bool = False
     units_embedded: int = 0  # sentences and lists embedded (the rest were already known)
     seconds: float = 0.0
+    shared_version: str = ""  # set when published for other app processes (stores/shared_index.py)
 
     def lines(self) -> list[str]:
         out = [
@@ -70,6 +71,8 @@ class IngestSummary:
         ]
         if self.rebuilt:
             out.append("The index was rebuilt for a different embedder.")
+        if self.shared_version:
+            out.append(f"Shared with the other app processes as version {self.shared_version}.")
         out += [f"Skipped {name}: {reason}" for name, reason in self.skipped]
         out += [f"Note: {w}" for w in self.warnings]
         return out

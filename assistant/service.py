@@ -5,6 +5,7 @@ Built once per process and reused; the web app and the command line both go thro
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -89,8 +90,17 @@ class Service:
         says the caller already holds that lock (`shared.lock()`)."""
         if self.shared is None or locked:
             return self._ingest(progress)
-        with self.shared.lock():
+        with self._shared_errors(), self.shared.lock():
             return self._ingest(progress)
+
+    @contextlib.contextmanager
+    def _shared_errors(self):
+        from assistant.stores.shared_index import SharedIndexError
+
+        try:
+            yield
+        except SharedIndexError as err:
+            raise IndexError_(f"{err} Nothing was changed.") from err
 
     def _ingest(self, progress) -> IngestSummary:
         with self._lock:
@@ -102,14 +112,15 @@ class Service:
 
             summary = ingest(s.corpus_dir, s.index_dir, self.embedder, client, progress, max_bytes=max_bytes)
             if self.shared is not None:
-                self._publish()
+                summary.shared_version = self._publish()
             self._deps = None  # the next question sees the new index
             return summary
 
-    def _publish(self) -> None:
+    def _publish(self) -> str:
         manifest = Manifest.read(self.settings.index_dir)
         try:
             self.shared.publish(manifest.version)
+            return manifest.version
         except Exception as err:  # the database down or full: this machine has it, the others not yet
             raise IndexError_(
                 f"The guidance was indexed on this machine but could not be shared with the others ({err})."
@@ -131,12 +142,15 @@ class Service:
         """Ingest when there is no index yet, or it was built with another embedder. With a shared
         index, the newest published version is taken first, and only the first process to find
         none builds one."""
-        self.pull()
+        try:
+            self.pull()
+        except Exception as err:  # the database down: this machine's copy, if it has one, answers
+            log.warning("%s This machine answers from its own copy of the index until it can.", err)
         if self._usable_index():
             return None
         if self.shared is None:
             return self.ingest()
-        with self.shared.lock():
+        with self._shared_errors(), self.shared.lock():
             self.pull()  # another process may have built it while this one waited
             return None if self._usable_index() else self.ingest(locked=True)
 
@@ -180,7 +194,7 @@ class Service:
                 failing = False
             except Exception as err:  # the database down: keep answering from the index loaded
                 if not failing:
-                    log.warning("The shared index cannot be read (%s); answering from the version loaded.", err)
+                    log.warning("%s Answering from the version loaded until it can be read.", err)
                 failing = True
 
     def _manifest_stamp(self) -> tuple | None:
@@ -338,7 +352,21 @@ class Service:
         up, detail = deps.retriever.store.check()
         where = f"Chroma server {self.settings.chroma_host}" if self.settings.chroma_host else "local Chroma store"
         store = {"ok": up, "detail": detail if up else f"{where} {detail}"}  # says how it answers meanwhile
-        return {"index": index, "vector_store": store}
+        parts = {"index": index, "vector_store": store}
+        if self.shared is not None:
+            parts["shared_index"] = self._shared_health(deps.version)
+        return parts
+
+    def _shared_health(self, loaded: str) -> dict:
+        """Is this process on the newest published index? (It keeps answering either way.)"""
+        try:
+            newest = self.shared.latest_version()
+        except Exception as err:  # the database down: answers come from the version loaded
+            log.debug("The shared index cannot be read: %s", err)
+            return {"ok": False, "detail": f"the database cannot be read; answering from version {loaded}"}
+        if newest and newest != loaded:
+            return {"ok": True, "detail": f"loading version {newest} (answering from {loaded} meanwhile)"}
+        return {"ok": True, "detail": f"answering from the newest version, {loaded}"}
 
     def indexed_documents(self) -> frozenset[str]:
         """The names (paths within the corpus folder) of the documents in the index."""

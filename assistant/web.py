@@ -231,6 +231,11 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
         for line in summary.lines():
             print(line)
     settings = service.settings
+    if settings.shares_index and not settings.answer_id_key:
+        log.warning(
+            "The index is shared with other machines, but ASSISTANT_ANSWER_ID_KEY is not set: set it to the same "
+            "secret on every machine, or feedback that reaches another machine than the one that answered is refused."
+        )
     print(f"Serving the chat on http://{settings.host}:{settings.port}/ with {settings.workers} process(es)")
     if settings.workers == 1:
         app = _loaded_app(service)

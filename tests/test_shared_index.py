@@ -99,7 +99,9 @@ def test_a_hostile_row_cannot_write_outside_the_folders(db_url, tmp_path):
     files = {"corpus/../escaped.md": digest, "index/../../escaped.md": digest, "corpus/glossary.yaml": digest}
     with a.db.begin() as conn:
         conn.execute(
-            sa.insert(a.db.tables.index_versions).values(version="evil", created_at=time.time(), files=json.dumps(files))
+            sa.insert(a.db.tables.index_versions).values(
+                version="evil", created_at=time.time(), files=json.dumps(files)
+            )
         )
     b.pull()
     assert (corpus_b / "glossary.yaml").exists()
@@ -113,10 +115,10 @@ def test_one_change_at_a_time_across_processes(db_url, tmp_path):
     first, second = shared(db_url, corpus, index), shared(db_url, corpus, index)
     second.db = type(first.db)(db_url)  # its own engine and connections, as another process has
     with first.lock():
-        with pytest.raises(Busy):
-            with second.lock(wait=False):
-                pass
+        with pytest.raises(Busy), second.lock(wait=False):
+            pass
         released = threading.Event()
+
         def wait_then_hold():
             with second.lock():
                 released.set()
@@ -147,6 +149,7 @@ def test_two_app_processes_share_one_index(tmp_path, pg_cluster):
                 chroma_port=chroma_port,
                 database_url=url,
                 admin_password=PASSWORD,
+                answer_id_key="the same secret on every machine",
                 rate_limit="",
             )
             apps.append(App(env, log=tmp_path / f"{name}.log").wait_ready())
@@ -163,6 +166,9 @@ def test_two_app_processes_share_one_index(tmp_path, pg_cluster):
         assert (tmp_path / "b" / "corpus" / "expenses.md").read_bytes() == EXPENSES  # b's working copy too
         health = b.http.get("/healthz").json()
         assert health["status"] == "ok", health
+        assert health["parts"]["shared_index"]["detail"].startswith("answering from the newest version")
+        thumbs = a.http.post("/api/feedback", json={"answer_id": answer["answer_id"], "helpful": True})
+        assert thumbs.status_code < 300, thumbs.text  # an answer of one machine, its thumbs up sent to the other
 
         started = time.time()
         removed = b.http.delete("/api/admin/documents/expenses.md", auth=ADMIN)
@@ -196,3 +202,45 @@ def wait_for_answer(app, question, quote, deadline):
         if time.time() > deadline:
             raise AssertionError(f"not seen within 10 s: {text!r}\n{app.log()[-3000:]}")
         time.sleep(0.25)
+
+
+@pytest.mark.skipif(not CHROMA.exists(), reason="the chroma command is not installed")
+def test_the_database_going_down_leaves_every_machine_answering(tmp_path, caplog):
+    """Its own PostgreSQL, stopped half-way: answers go on from the index loaded, a change is refused
+    with a plain message, and a machine starting meanwhile answers from its own copy if it has one."""
+    from assistant.index import IndexError_
+    from assistant.service import Service
+    from tests.conftest import make_settings
+    from tests.pg_cluster import Cluster
+
+    cluster, stopped = Cluster().start(), False
+    chroma, chroma_port = start_chroma(tmp_path / "chroma")
+    try:
+
+        def settings(name):
+            corpus, _ = machine(tmp_path, name)
+            return make_settings(
+                tmp_path / name, corpus, chroma_host="127.0.0.1", chroma_port=chroma_port, database_url=cluster.url
+            )
+
+        a, b = Service(settings("a")), Service(settings("b"))
+        assert a.ensure_index() is not None  # the first builds it...
+        assert b.ensure_index() is None  # ...the second takes it, embedding nothing
+        assert b.deps().version == a.deps().version
+        assert b.health()["shared_index"]["ok"] is True
+
+        cluster.stop()
+        stopped = True
+        assert "IASME Gold" in b.ask("What is IASME Gold?").text
+        shared = b.health()["shared_index"]
+        assert shared["ok"] is False and "answering from version" in shared["detail"]
+        with pytest.raises(IndexError_, match="cannot be reached .*Nothing was changed"):
+            a.ingest()
+        restarted = Service(b.settings)  # b again, after a restart: its own copy answers
+        assert restarted.ensure_index() is None and "IASME Gold" in restarted.ask("What is IASME Gold?").text
+        with pytest.raises(IndexError_, match="cannot be reached"):
+            Service(settings("c")).ensure_index()  # a new machine has no copy: said plainly
+    finally:
+        stop(chroma)
+        if not stopped:
+            cluster.stop()

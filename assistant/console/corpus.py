@@ -29,7 +29,7 @@ from assistant.documents import SUPPORTED, UnreadableDocument, load_document
 from assistant.service import Service
 from assistant.stores.audit import AuditLog
 from assistant.stores.database import Database
-from assistant.stores.shared_index import Busy
+from assistant.stores.shared_index import Busy, SharedIndexError
 from assistant.stores.tables import document_status, ingest_jobs
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,10 @@ class Corpus:
         return self._change(action, name, who, note, lambda: _write_atomically(target, data), [target], warnings)
 
     def remove(self, name: str, who: str) -> Job:
-        self.service.pull()  # it may have been added on another machine a moment ago
+        try:
+            self.service.pull()  # it may have been added on another machine a moment ago
+        except SharedIndexError as err:
+            raise ChangeRefused(f"{err} Nothing was changed; try again later.", 503, "store_unavailable") from err
         target = self._existing(name)
         others = [p for p in self._files() if p != target]
         if not others:
@@ -185,6 +188,9 @@ class Corpus:
         except Busy:
             self._release(held)
             raise busy from None
+        except SharedIndexError as err:
+            self._release(held)
+            raise ChangeRefused(f"{err} Nothing was changed; try again later.", 503, "store_unavailable") from err
         except ChangeRefused:
             self._release(held)
             raise

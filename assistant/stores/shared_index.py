@@ -35,7 +35,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from assistant.stores.database import Database
+from assistant.stores.database import Database, DatabaseUnavailable
 from assistant.stores.tables import index_versions, shared_files
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,15 @@ VERSION_FILE = "shared-version.txt"  # the version this machine's folders hold
 
 class SharedIndexError(Exception):
     """The shared index cannot be read or written; the message says why."""
+
+
+@contextlib.contextmanager
+def _database_errors(db: Database) -> Iterator[None]:
+    """A database that cannot be reached or written is one plain error, naming it without its password."""
+    try:
+        yield
+    except (sa.exc.SQLAlchemyError, DatabaseUnavailable) as err:
+        raise SharedIndexError(f"The shared index in {db.safe_url} cannot be reached ({type(err).__name__}).") from err
 
 
 class Busy(Exception):
@@ -74,13 +83,13 @@ class SharedIndex:
         query = (
             sa.select(index_versions.c.version, index_versions.c.files).order_by(index_versions.c.id.desc()).limit(1)
         )
-        with self.db.connect() as conn:
+        with _database_errors(self.db), self.db.connect() as conn:
             row = conn.execute(query).first()
         return (row.version, json.loads(row.files)) if row else None
 
     def latest_version(self) -> str:
         query = sa.select(index_versions.c.version).order_by(index_versions.c.id.desc()).limit(1)
-        with self.db.connect() as conn:
+        with _database_errors(self.db), self.db.connect() as conn:
             return conn.execute(query).scalar() or ""
 
     # ---- publish and pull -------------------------------------------------------------------
@@ -90,7 +99,7 @@ class SharedIndex:
         files = {f"index/{name}": self.index_dir / name for name in INDEX_FILES}
         files.update({f"corpus/{rel}": path for rel, path in _corpus_files(self.corpus_dir)})
         digests = {key: _sha256(path) for key, path in files.items()}
-        with self.db.begin() as conn:
+        with _database_errors(self.db), self.db.begin() as conn:
             have = set(
                 conn.execute(
                     sa.select(shared_files.c.sha256).where(shared_files.c.sha256.in_(set(digests.values())))
@@ -133,7 +142,7 @@ class SharedIndex:
         if not digests:
             return {}
         query = sa.select(shared_files.c.sha256, shared_files.c.data).where(shared_files.c.sha256.in_(digests))
-        with self.db.connect() as conn:
+        with _database_errors(self.db), self.db.connect() as conn:
             found = {row.sha256: zlib.decompress(row.data) for row in conn.execute(query)}
         missing = digests - found.keys()
         if missing:
@@ -183,22 +192,34 @@ class SharedIndex:
             finally:
                 file_lock.release()
             return
-        conn = self.db.engine.connect()
+        with _database_errors(self.db):
+            conn = self.db.engine.connect()
         try:
-            deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait else 0)
-            while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": PG_LOCK_KEY}).scalar():
-                conn.rollback()  # no transaction stays open while waiting
-                if time.monotonic() >= deadline:
-                    raise Busy()
-                time.sleep(0.5)
-            conn.commit()
+            with _database_errors(self.db):
+                acquired = _advisory_lock(conn, LOCK_WAIT_SECONDS if wait else 0)
+            if not acquired:
+                raise Busy()
             try:
                 yield
             finally:
-                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": PG_LOCK_KEY})
-                conn.commit()
+                with contextlib.suppress(sa.exc.SQLAlchemyError):  # a lost connection has let go already
+                    conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": PG_LOCK_KEY})
+                    conn.commit()
         finally:
-            conn.close()  # a session lock still held (an error above) ends with its connection
+            conn.close()
+
+
+def _advisory_lock(conn, seconds: float) -> bool:
+    """PostgreSQL's session lock: held until unlocked, or until the connection ends (a process
+    that dies lets go by itself)."""
+    deadline = time.monotonic() + seconds
+    while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": PG_LOCK_KEY}).scalar():
+        conn.rollback()  # no transaction stays open while waiting
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.5)
+    conn.commit()
+    return True
 
 
 def _corpus_files(folder: Path) -> list[tuple[str, Path]]:
