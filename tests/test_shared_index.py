@@ -161,7 +161,9 @@ def test_two_app_processes_share_one_index(tmp_path, pg_cluster):
         assert response.status_code == 202, response.text
         job = wait_for_job(a, response.json()["job"]["id"])
         assert job["state"] == "done", job
+        indexed = time.time()
         answer = wait_for_answer(b, MILEAGE_QUESTION, "45p per mile", started + 10)
+        print(f"upload -> indexed {indexed - started:.2f} s; indexed -> answered by the other {time.time() - indexed:.2f} s")
         assert answer["citations"][0]["title"] == "Volunteer expenses policy"
         assert (tmp_path / "b" / "corpus" / "expenses.md").read_bytes() == EXPENSES  # b's working copy too
         health = b.http.get("/healthz").json()
