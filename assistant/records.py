@@ -86,10 +86,13 @@ class Recorder:
         self._submit(lambda: self._note_answer(question, answer, self.clock()))
 
     def thumbs(self, answer_id: str, helpful: bool, reason: str | None) -> RecentAnswer | None:
-        """The recent answer a verdict is about (for its text and sources), and, after a thumbs
-        down, its question kept (in the background). Waits a second at most."""
+        """After a thumbs down, the recent answer it is about (its text and sources go beside the
+        verdict) and its question kept (in the background). Waits a second at most. A thumbs up
+        needs nothing of it: None."""
+        if helpful:
+            return None
         item = self._find(answer_id)
-        if item is not None and not helpful and self.keep_questions and item.question is not None:
+        if item is not None and self.keep_questions and item.question is not None:
             self._submit(lambda: self._keep_thumbs_down(answer_id, reason))
         return item
 

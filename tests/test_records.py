@@ -29,6 +29,7 @@ def test_declined_kept_redacted_and_thumbs_down_kept_with_its_reason(db_url):
     recorder.answered("Call me on 07700 900123 about choir funding", answer(Status.DECLINED_NOT_COVERED, "d" * 48))
     recorder.answered("My name is Sarah Jones: what is a call-off?", answer())
     recorder.flush()
+    assert recorder.thumbs("a" * 48, True, None) is None  # a thumbs up stores nothing of the answer
     recent = recorder.thumbs("a" * 48, False, None)
     assert recent.text == "A call-off is an order." and recent.sources == ["Guide: Call-off"]
     recorder.flush()
