@@ -108,11 +108,17 @@ def test_a_database_that_is_down_never_stops_answering(tmp_path):
     assert time.monotonic() - started < LOOKUP_SECONDS + 1
 
 
-def test_two_servers_sharing_a_database_keep_a_question_answered_by_the_other(tmp_path):
-    """Two `assistant serve` processes on one data folder (one SQLite file, one answer-id key), as
-    two machines sharing a database: one answers, the thumbs down goes to the other, and the
-    console of the first shows the question, redacted, and the answer marked unhelpful."""
-    env = assistant_env(tmp_path / "data", embedder="hashing", rate_limit="", admin_password="a console passphrase")
+def test_two_servers_sharing_a_database_keep_a_question_answered_by_the_other(tmp_path, db_url):
+    """Two `assistant serve` processes on one data folder (one answer-id key) and one database (the
+    folder's SQLite file, or PostgreSQL), as two machines sharing a database: one answers, the thumbs
+    down goes to the other, and the console of the first shows the question, redacted, and the
+    answer marked unhelpful."""
+    settings = {"embedder": "hashing", "rate_limit": "", "admin_password": "a console passphrase"}
+    if db_url.startswith("postgresql"):
+        settings["database_url"] = db_url
+    else:
+        db_url = f"sqlite:///{tmp_path / 'data' / 'feedback.sqlite3'}"  # the default: in the data folder
+    env = assistant_env(tmp_path / "data", **settings)
     assert run_cli(env, "ingest").returncode == 0
     servers = [App(env, log=tmp_path / f"app{i}.log") for i in (1, 2)]
     try:
@@ -139,7 +145,7 @@ def test_two_servers_sharing_a_database_keep_a_question_answered_by_the_other(tm
     finally:
         for server in servers:
             server.stop()
-    with Database(f"sqlite:///{tmp_path / 'data' / 'feedback.sqlite3'}").connect() as conn:
+    with Database(db_url).connect() as conn:
         text = repr(conn.execute(sa.text("SELECT * FROM recent_answers")).all())
         text += repr(conn.execute(sa.text("SELECT * FROM kept_questions")).all())
     assert "jo.bloggs" not in text and "[email]" in text
