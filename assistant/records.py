@@ -5,11 +5,12 @@
 - Kept questions (unless `ASSISTANT_KEEP_QUESTIONS=false`): a declined question is redacted
   (`redact.py`), embedded for grouping by meaning, and written to `stores/kept.py`.
 - Recent answers: a thumbs down names only the answer id, so to keep the question it was about,
-  each answer's redacted question, its redacted text and its sources are held **in this process's
-  memory only**, for `RECENT_SECONDS` (an hour) and at most `RECENT_MAX` answers, oldest dropped
-  first. Nothing of an answered question reaches the disk unless its answer gets a thumbs down
-  within that hour. With several worker processes, a thumbs down that reaches another process than
-  the one that answered is still counted, but its question is not kept (said in the README).
+  each answer's redacted question (none when questions are not kept), its redacted text and its
+  sources are written to the records database (`stores/recent.py`), shared by every worker process
+  and machine, and deleted an hour (`RECENT_SECONDS`) after the answer. Nothing of an answered
+  question stays on disk beyond that hour unless its answer gets a thumbs down within it. A thumbs
+  down that arrives before its answer's row is written (the other process has not written it yet)
+  looks again for up to a second (`LOOKUP_SECONDS`); answering itself never waits.
 
 All writing happens on one background thread per process: answering never waits for the database,
 and a database that is down costs only what would have been written (logged, never raised).
@@ -21,67 +22,29 @@ import logging
 import queue
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from assistant.answer import Answer, Status
 from assistant.redact import Redacted, redact
 from assistant.stores.counts import AnswerCounts, week_of
 from assistant.stores.database import Database
 from assistant.stores.kept import KeptQuestions
+from assistant.stores.recent import PURGE_SECONDS as RECENT_PURGE_SECONDS
+from assistant.stores.recent import RECENT_SECONDS, RecentAnswer, RecentAnswers
 
 log = logging.getLogger(__name__)
 
-RECENT_SECONDS = 3600
-RECENT_MAX = 5000
+__all__ = ["RECENT_SECONDS", "RecentAnswer", "Recorder"]
+
 FLUSH_SECONDS = 2.0
-PURGE_SECONDS = 3600.0
+PURGE_SECONDS = 3600.0  # kept questions and the audit of their age: checked hourly
 QUEUE_MAX = 10000
+RECENT_BATCH = 200  # recent answers written in one transaction at most (when answers come quickly)
+LOOKUP_SECONDS = 1.0  # how long a thumbs down looks for an answer not written yet
+LOOKUP_PAUSE = 0.05
 MAX_TEXT = 4000  # characters of a question or an answer that are redacted and kept
 DECLINED = (Status.DECLINED_NOT_COVERED, Status.DECLINED_OUT_OF_SCOPE)
-
-
-@dataclass
-class RecentAnswer:
-    at: float
-    status: str
-    question: Redacted | None  # None when questions are not kept
-    text: str  # the answer, redacted (a written answer may repeat what was asked)
-    sources: list[str]
-    kept_id: int | None = None  # its row in kept questions, once kept
-
-
-class RecentAnswers:
-    """answer id -> RecentAnswer, for an hour at most, in memory only."""
-
-    def __init__(self, seconds: float = RECENT_SECONDS, size: int = RECENT_MAX) -> None:
-        self.seconds, self.size = seconds, size
-        self._items: OrderedDict[str, RecentAnswer] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def put(self, answer_id: str, item: RecentAnswer) -> None:
-        with self._lock:
-            self._items[answer_id] = item
-            self._items.move_to_end(answer_id)
-            self._expire(item.at)
-
-    def get(self, answer_id: str) -> RecentAnswer | None:
-        now = time.time()
-        with self._lock:
-            self._expire(now)
-            item = self._items.get(answer_id)
-        return item if item is not None and now - item.at < self.seconds else None
-
-    def _expire(self, now: float) -> None:
-        while self._items:
-            oldest = next(iter(self._items.values()))
-            if len(self._items) <= self.size and now - oldest.at < self.seconds:
-                break
-            self._items.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._items)
 
 
 class Recorder:
@@ -92,18 +55,21 @@ class Recorder:
         keep_days: int,
         embed: Callable[[str], list[float]] | None = None,
         embedder_name: Callable[[], str] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.keep_questions = keep_questions
         self.kept = KeptQuestions(db, keep_days)
         self.counts = AnswerCounts(db)
-        self.recent = RecentAnswers()
+        self.recent = RecentAnswers(db, clock=clock)
+        self.clock = clock
         self._embed = embed
         self._embedder_name = embedder_name
         self._pending: Counter = Counter()
+        self._unwritten: list[tuple[str, RecentAnswer, tuple | None]] = []  # recent answers, kept or not
         self._jobs: queue.Queue = queue.Queue(maxsize=QUEUE_MAX)
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
-        self._last_flush = self._last_purge = 0.0
+        self._last_flush = self._last_purge = self._last_recent_purge = 0.0
 
     def start(self) -> None:
         """Load what the first record needs (the database's schema, the name lists) now, in the
@@ -117,17 +83,17 @@ class Recorder:
 
     # ---- called on the request path: quick, never raises
     def answered(self, question: str, answer: Answer) -> None:
-        self._submit(lambda: self._note_answer(question, answer, time.time()))
+        self._submit(lambda: self._note_answer(question, answer, self.clock()))
 
     def thumbs(self, answer_id: str, helpful: bool, reason: str | None) -> RecentAnswer | None:
-        """The recent answer a verdict is about (for its text and sources), and, after a thumbs
-        down, its question kept (in the background)."""
-        item = self.recent.get(answer_id)
-        if item is None:  # the answer may still be on its way through the queue: let it through
-            self.flush(timeout=1)
-            item = self.recent.get(answer_id)
-        if item is not None and not helpful and self.keep_questions and item.question is not None:
-            self._submit(lambda: self._keep_thumbs_down(item, reason))
+        """After a thumbs down, the recent answer it is about (its text and sources go beside the
+        verdict) and its question kept (in the background). Waits a second at most. A thumbs up
+        needs nothing of it: None."""
+        if helpful:
+            return None
+        item = self._find(answer_id)
+        if item is not None and self.keep_questions and item.question is not None:
+            self._submit(lambda: self._keep_thumbs_down(answer_id, reason))
         return item
 
     def flush(self, timeout: float = 10) -> None:
@@ -136,12 +102,30 @@ class Recorder:
 
         def write_then_tell() -> None:
             try:
+                self._write_recent()
                 self._write_counts()
             finally:
                 done.set()
 
         self._submit(write_then_tell)
         done.wait(timeout)
+
+    def _find(self, answer_id: str) -> RecentAnswer | None:
+        """The answer from the database. One given a moment ago may not be written yet: by this
+        process (its queue is let through) or by another (looked for again, briefly)."""
+        deadline = time.monotonic() + LOOKUP_SECONDS
+        try:
+            item = self.recent.get(answer_id)
+            if item is None:
+                self.flush(timeout=LOOKUP_SECONDS)
+                item = self.recent.get(answer_id)
+            while item is None and time.monotonic() < deadline:
+                time.sleep(LOOKUP_PAUSE)
+                item = self.recent.get(answer_id)
+            return item
+        except Exception as err:  # a database that is down: the verdict is still counted if it can be
+            log.warning("Could not read a recent answer (%s: %s)", type(err).__name__, err)
+            return None
 
     # ---- the background thread
     def _submit(self, job: Callable[[], None]) -> None:
@@ -167,9 +151,16 @@ class Recorder:
             try:
                 if job is not None:
                     job()
+                # Written as soon as nothing else waits (so that a thumbs down finds them quickly),
+                # in batches when answers come faster than one write each.
+                if self._jobs.empty() or len(self._unwritten) >= RECENT_BATCH:
+                    self._write_recent()
                 now = time.monotonic()
                 if now - self._last_flush >= FLUSH_SECONDS:
                     self._write_counts()
+                if now - self._last_recent_purge >= RECENT_PURGE_SECONDS:
+                    self._last_recent_purge = now
+                    self.recent.purge()
                 if now - self._last_purge >= PURGE_SECONDS:
                     self._last_purge = now
                     removed = self.kept.purge()
@@ -189,25 +180,50 @@ class Recorder:
         redacted = redact(question[:MAX_TEXT]) if self.keep_questions else None
         sources = [f"{c.title}: {c.section}" if c.section else c.title for c in answer.citations]
         item = RecentAnswer(at, answer.status.value, redacted, redact(answer.text[:MAX_TEXT]).text, sources)
-        self.recent.put(answer.answer_id, item)
-        if declined and redacted is not None:
-            item.kept_id = self._keep(redacted, "declined", answer.status.value, None, at)
+        keep = self._vector(redacted) if declined and redacted is not None else None
+        self._unwritten.append((answer.answer_id, item, keep))
 
-    def _keep_thumbs_down(self, item: RecentAnswer, reason: str | None) -> None:
-        if item.kept_id is not None:  # already kept (declined, or an earlier thumbs down): add the reason
-            if reason:
-                self.kept.set_reason(item.kept_id, reason)
+    def _write_recent(self) -> None:
+        """The recent answers noted so far, and the declined ones' kept questions, in one
+        transaction (a declined question is kept once, with its recent answer pointing to it)."""
+        if not self._unwritten:
             return
-        item.kept_id = self._keep(item.question, "thumbs_down", item.status, reason, time.time())
+        batch, self._unwritten = self._unwritten, []  # lost if the database is down: never retried
+        with self.kept.db.begin() as conn:
+            for _, item, keep in batch:
+                if keep is not None:
+                    vector, name = keep
+                    item.kept_id = self.kept.add(
+                        item.question, "declined", item.status, embedder=name, vector=vector, at=item.at, conn=conn
+                    )
+            self.recent.put_all([(answer_id, item) for answer_id, item, _ in batch], conn)
 
-    def _keep(self, question: Redacted, kind: str, status: str, reason: str | None, at: float) -> int:
-        vector, name = None, None
+    def _keep_thumbs_down(self, answer_id: str, reason: str | None) -> None:
+        item = self.recent.get(answer_id)  # read again: another process may have kept it meanwhile
+        if item is None or item.question is None:
+            return
+        if item.kept_id is None:
+            vector, name = self._vector(item.question)
+            question, status, at = item.question, item.status, self.clock()
+
+            def add(conn) -> int:
+                return self.kept.add(
+                    question, "thumbs_down", status, reason=reason, embedder=name, vector=vector, at=at, conn=conn
+                )
+
+            if self.recent.keep_once(answer_id, add) is not None:
+                return
+            item = self.recent.get(answer_id)  # kept by another process first: add the reason to it
+        if reason and item is not None and item.kept_id is not None:
+            self.kept.set_reason(item.kept_id, reason)
+
+    def _vector(self, question: Redacted) -> tuple[list[float] | None, str | None]:
         if self._embed is not None and question.text.strip():
             try:
-                vector, name = self._embed(question.text), self._embedder_name()
+                return self._embed(question.text), self._embedder_name()
             except Exception as err:  # grouped later, when the console re-embeds it
                 log.warning("Could not embed a kept question (%s)", type(err).__name__)
-        return self.kept.add(question, kind, status, reason=reason, embedder=name, vector=vector, at=at)
+        return None, None
 
     def _write_counts(self) -> None:
         self._last_flush = time.monotonic()

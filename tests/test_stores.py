@@ -1,5 +1,5 @@
 """The records database on SQLite and on a real PostgreSQL server: feedback, kept questions,
-weekly counts, the audit log; migrations that keep every old row."""
+recent answers, weekly counts, the audit log; migrations that keep every old row."""
 
 import sqlite3
 import threading
@@ -15,6 +15,7 @@ from assistant.stores.audit import AuditLog
 from assistant.stores.counts import AnswerCounts, week_of
 from assistant.stores.database import Database
 from assistant.stores.kept import DAY, KeptQuestions
+from assistant.stores.recent import PURGE_SECONDS, RECENT_SECONDS, RecentAnswer, RecentAnswers
 
 
 def test_feedback_and_its_reason_are_one_row(db_url):
@@ -49,6 +50,55 @@ def test_kept_questions_are_redacted_and_expire(db_url):
     assert [r.text for r in kept.since(365)] == ["Email me at [email] about grants"]
     verdict = FeedbackStore(db).since(365)[0]
     assert verdict.answer_text is None and verdict.helpful is False  # the text goes, the verdict stays
+
+
+def test_recent_answers_are_redacted_and_gone_within_the_hour(db_url):
+    now = [1_800_000_000.0]
+    recent = RecentAnswers(Database(db_url), clock=lambda: now[0])
+    with pytest.raises(TypeError):  # a plain string is refused
+        recent.put("r" * 48, RecentAnswer(now[0], "answered", "jo@example.org asked", "t", []))
+    question = redact("I am jo@example.org: what is a call-off?")
+    recent.put("a" * 48, RecentAnswer(now[0], "answered", question, "A call-off is an order.", ["Guide: Call-off"]))
+    recent.put("n" * 48, RecentAnswer(now[0], "answered", None, "No question kept.", []))  # keep_questions=false
+    found = recent.get("a" * 48)
+    assert found.question == question and found.question.text == "I am [email]: what is a call-off?"
+    assert found.text == "A call-off is an order." and found.sources == ["Guide: Call-off"]
+    assert found.status == "answered" and found.kept_id is None
+    assert recent.get("n" * 48).question is None and recent.get("x" * 48) is None
+    with Database(db_url).connect() as conn:  # nothing personal reached the table
+        assert "jo@example.org" not in repr(conn.execute(sa.select(Database(db_url).tables.recent_answers)).all())
+
+    now[0] += RECENT_SECONDS - PURGE_SECONDS - 1
+    assert recent.purge() == 0 and recent.get("a" * 48) is not None
+    now[0] += 1  # the last purge before the hour is up takes it
+    assert recent.purge() == 2 and recent.count() == 0
+    recent.put("b" * 48, RecentAnswer(now[0], "answered", question, "t", []))
+    now[0] += RECENT_SECONDS
+    assert recent.get("b" * 48) is None  # an hour old: never read, even before a purge
+
+
+def test_a_question_is_kept_once_whichever_process_asks_first(db_url):
+    """Two processes keep the same answer's question at the same moment: one row, and the other
+    learns its id (to add a reason to it)."""
+    first, second = RecentAnswers(Database(db_url)), RecentAnswers(Database(db_url))
+    first.put("a" * 48, RecentAnswer(time.time(), "answered", redact("what is a call-off?"), "t", []))
+    kept = KeptQuestions(Database(db_url), keep_days=90)
+    results, start = [], threading.Barrier(4)
+
+    def keep(recent):
+        start.wait()
+        results.append(
+            recent.keep_once("a" * 48, lambda conn: kept.add(redact("q"), "thumbs_down", "answered", conn=conn))
+        )
+
+    threads = [threading.Thread(target=keep, args=(r,)) for r in (first, second, first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    winners = [r for r in results if r is not None]
+    assert len(results) == 4 and len(winners) == 1 and kept.count() == 1
+    assert second.get("a" * 48).kept_id == winners[0] == kept.since(1)[0].id
 
 
 def test_weekly_counts_add_up_across_processes(db_url):

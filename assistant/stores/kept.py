@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from assistant.redact import Redacted
 from assistant.stores.database import Database
@@ -44,7 +45,9 @@ class KeptQuestions:
         embedder: str | None = None,
         vector=None,
         at: float | None = None,
+        conn: Connection | None = None,
     ) -> int:
+        """The new row's id; written in `conn`'s transaction when one is given."""
         if not isinstance(question, Redacted):  # the one guard that raw text never reaches the table
             raise TypeError("kept questions must be redacted first (assistant.redact.redact)")
         row = {
@@ -57,6 +60,8 @@ class KeptQuestions:
             "embedder": embedder,
             "vector": _blob(vector),
         }
+        if conn is not None:
+            return conn.execute(sa.insert(kept_questions).values(**row)).inserted_primary_key[0]
         with self.db.begin() as conn:
             return conn.execute(sa.insert(kept_questions).values(**row)).inserted_primary_key[0]
 

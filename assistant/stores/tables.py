@@ -115,3 +115,18 @@ shared_files = Table(
     Column("data", LargeBinary, nullable=False),  # zlib-compressed
     Column("created_at", Float, nullable=False),
 )
+
+# Each answer of the last hour, redacted, so that a thumbs down reaching any process can keep its
+# question (`stores/recent.py`); deleted an hour after the answer.
+recent_answers = Table(
+    "recent_answers",
+    metadata,
+    Column("answer_id", String(128), primary_key=True),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("status", String(32), nullable=False),  # the answer's status
+    Column("question", Text),  # redacted; None when questions are not kept
+    Column("redacted", String(200), nullable=False, default="{}"),  # JSON: kind of personal data -> how many replaced
+    Column("answer_text", Text, nullable=False),  # redacted
+    Column("sources", Text, nullable=False, default="[]"),  # JSON list of "title: section"
+    Column("kept_id", Integer),  # its row in kept_questions, once kept
+)
