@@ -50,3 +50,27 @@ def test_what_the_last_answer_quoted_stays_in_view(service):
     assert quoted
     passages = retriever.search("how many more goes do we get", 8, follow_from=quoted)
     assert quoted[0] in [p.chunk.chunk_id for p in passages]
+
+
+def test_bm25_over_postings_gives_rank_bm25s_numbers(service):
+    """The search reads only the passages that hold each term; the scores must not change."""
+    import numpy as np
+
+    retriever = service.deps().retriever
+    queries = [
+        retriever.query_terms("is qualfying onto the framework free"),
+        retriever.query_terms("CE+ cost cost"),  # a term twice counts twice, as in rank_bm25
+        ["notawordintheguidance", "probat"],
+        [],
+    ]
+    for query in queries:
+        assert np.array_equal(retriever.bm25_scores(query), retriever.bm25.get_scores(query)), query
+
+
+def test_the_vector_search_runs_on_one_blas_thread(service):
+    """Threaded, the passage product is no faster and OpenBLAS's threads then spin after each
+    question, taking a core from the rest of the answer (at 100x the corpus: twice as slow)."""
+    from threadpoolctl import threadpool_info
+
+    service.deps().retriever.search("what is IASME Gold", 3)
+    assert all(pool["num_threads"] == 1 for pool in threadpool_info() if pool["user_api"] == "blas")
