@@ -1,6 +1,6 @@
 """Clinks guidance assistant: grounded answers, with citations, about probation commissioning."""
 
-from assistant.answer import Answer, Citation, Turn
+from assistant.answering.answer import Answer, Citation, Turn
 
 __all__ = ["Answer", "Citation", "Turn", "ask"]
 

@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 
-from assistant.answer import Status, Turn
+from assistant.answering.answer import Status, Turn
 
 EXIT_ERROR = 1  # the assistant could not answer (no index, the store down...)
 EXIT_INVALID = 2  # the question (or the command line) was not valid; argparse uses 2 as well
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "model":
         return _model(args)
 
-    from assistant.index import IndexError_
+    from assistant.corpus.index import IndexError_
     from assistant.service import Service
 
     try:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ask":
             return _ask(Service(), args)
         if args.command == "serve":
-            from assistant.web import serve
+            from assistant.web.app import serve
 
             return serve(args.host, args.port, args.workers)
         if args.command == "eval":
@@ -83,7 +83,7 @@ def _model(args) -> int:
     """`model fetch` / `model verify`: the official model's files, checked against their hashes."""
     from pathlib import Path
 
-    from assistant import model_files
+    from assistant.corpus import model_files
 
     folder = Path(args.dir) if args.dir else model_files.default_folder()
     try:

@@ -13,13 +13,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 
-from assistant.answer import Answer, Status, Turn
-from assistant.answer_ids import AnswerIds, load_key
-from assistant.decide import load_model
-from assistant.deployer import load_profile
-from assistant.embeddings import make_embedder
-from assistant.glossary import Glossary
-from assistant.index import (
+from assistant.answering.answer import Answer, Status, Turn
+from assistant.answering.answer_ids import AnswerIds, load_key
+from assistant.answering.decide import load_model
+from assistant.answering.pipeline import Deps, run
+from assistant.answering.prompts import Prompts
+from assistant.answering.retrieve import Retriever
+from assistant.answering.spelling import Speller
+from assistant.corpus.deployer import load_profile
+from assistant.corpus.embeddings import make_embedder
+from assistant.corpus.glossary import Glossary
+from assistant.corpus.index import (
     LOCK_FILE,
     LOCK_WAIT_SECONDS,
     MANIFEST,
@@ -30,14 +34,10 @@ from assistant.index import (
     open_client,
     open_store,
 )
-from assistant.pipeline import Deps, run
-from assistant.prompts import Prompts
-from assistant.retrieve import Retriever
+from assistant.corpus.unit_vectors import UnitVectors
+from assistant.corpus.vector_store import VectorStore
 from assistant.settings import Settings
-from assistant.spelling import Speller
 from assistant.text import words
-from assistant.unit_vectors import UnitVectors
-from assistant.vector_store import VectorStore
 
 log = logging.getLogger(__name__)
 

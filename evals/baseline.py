@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from rank_bm25 import BM25Okapi
 
-from assistant.documents import load_corpus
+from assistant.corpus.documents import load_corpus
 
 _WORD = re.compile(r"\w+")
 

@@ -2,11 +2,11 @@
 on the training-only questions of `evals/decision-train/` (never reported).
 
 Every such question is answered with the decision switched off (always answer), so each gets the
-signals the decision weighs (see assistant/decide.py); the label is whether the guidance answers
+signals the decision weighs (see assistant/answering/decide.py); the label is whether the guidance answers
 it. A logistic regression over those signals gives the probability; the threshold is the one that
 best balances false declines against wrong answers on dev (most answerable questions answered,
 then most unanswerable declined). The weights, threshold and the dev trade-off curve are written
-to assistant/decision.json under the embedder's kind, and the curve is printed for the decision note.
+to assistant/answering/decision.json under the embedder's kind, and the curve is printed for the decision note.
 The test halves are never read here.
 """
 
@@ -16,8 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from assistant.decide import FEATURES, MODEL_FILE, DecisionModel
-from assistant.embeddings import embedder_kind
+from assistant.answering.decide import FEATURES, MODEL_FILE, DecisionModel
+from assistant.corpus.embeddings import embedder_kind
 from evals.qa import load_qa, split_of
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]
@@ -29,7 +29,7 @@ MAX_FALSE_DECLINES = 0.04
 def collect(names: list[str] | None = None, split: str = "dev", training: bool = True) -> tuple[list[dict], str]:
     """(signals, answerable) for every question of the split that reached the decision, and for
     every question of the training-only sets."""
-    from assistant.answer import Turn
+    from assistant.answering.answer import Turn
     from assistant.service import Service
     from assistant.settings import Settings
     from evals.sets import TRAINING_SETS, by_name

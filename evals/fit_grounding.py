@@ -29,8 +29,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.chunking import strip_markdown
-from assistant.embeddings import embedder_kind
+from assistant.corpus.chunking import strip_markdown
+from assistant.corpus.embeddings import embedder_kind
 from assistant.llm.checks import THRESHOLDS_FILE, UNFITTED, Closeness, Grounding, MeaningModel, facts
 from assistant.llm.sentences import Sentence
 
@@ -64,9 +64,9 @@ class Example:
 
 
 def collect(seed: int = 11) -> tuple[list[Example], str]:
+    from assistant.corpus.units import units_of
     from assistant.service import Service
     from assistant.settings import Settings
-    from assistant.units import units_of
     from evals.sets import by_name
 
     base = Settings()

@@ -172,7 +172,7 @@ def run_sets(names: list[str] | None, out: str | None, baseline: bool, threshold
 
 
 def evaluate(service, items: list[QAItem], baseline: bool, config: dict) -> Run:
-    from assistant.answer import Turn
+    from assistant.answering.answer import Turn
 
     retriever = service.deps().retriever
     run = Run(

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from assistant.answer import Status, Turn
+from assistant.answering.answer import Status, Turn
 
 BOUND_MS = 200  # the worst accepted request, on this 2-core machine
 

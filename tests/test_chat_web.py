@@ -11,8 +11,8 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.chat_web import pieces
-from assistant.web import create_app
+from assistant.web.app import create_app
+from assistant.web.chat import pieces
 from tests.conftest import ROOT, make_settings
 
 BUDGET_BYTES = 60 * 1024
@@ -167,7 +167,7 @@ def test_deployer_text_cannot_break_out_of_the_page_or_the_loader(tmp_path, corp
 def test_the_public_app_never_imports_gradio(tmp_path):
     code = (
         "import sys, time; t = time.time()\n"
-        "from assistant.settings import Settings\nfrom assistant.web import create_app\n"
+        "from assistant.settings import Settings\nfrom assistant.web.app import create_app\n"
         f"create_app(Settings(data_dir={str(tmp_path)!r}, embedder='hashing'))\n"
         "print('gradio' in sys.modules, round(time.time() - t, 2))"
     )

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer import Status
-from assistant.index import StoreUnavailable
+from assistant.answering.answer import Status
+from assistant.corpus.index import StoreUnavailable
 from assistant.service import Service
 from tests.conftest import make_settings
 
@@ -45,7 +45,7 @@ def chroma_server(tmp_path):
 
 @pytest.mark.skipif(shutil.which(str(CHROMA)) is None, reason="chroma CLI not installed")
 def test_ingest_and_ask_through_a_chroma_server_then_it_goes_down(tmp_path, chroma_server, caplog, monkeypatch):
-    monkeypatch.setattr("assistant.vector_store.CHECK_SECONDS", 0)  # the health check asks every time
+    monkeypatch.setattr("assistant.corpus.vector_store.CHECK_SECONDS", 0)  # the health check asks every time
     proc, port = chroma_server
     settings = make_settings(tmp_path, chroma_host="127.0.0.1", chroma_port=port)
     service = Service(settings)

@@ -1,7 +1,7 @@
 from urllib.parse import unquote
 
-from assistant.chunking import chunk_document, parse_blocks, split_sections, text_fragment_link
-from assistant.documents import load_corpus
+from assistant.corpus.chunking import chunk_document, parse_blocks, split_sections, text_fragment_link
+from assistant.corpus.documents import load_corpus
 from tests.conftest import ROOT
 
 

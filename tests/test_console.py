@@ -37,7 +37,7 @@ def copy_corpus(tmp_path):
 def make_app(service, tmp_path, **overrides):
     """The app over a copy of the corpus, starting from the session's index (nothing re-embedded)."""
     from assistant.service import Service
-    from assistant.web import create_app
+    from assistant.web.app import create_app
 
     corpus = copy_corpus(tmp_path)
     overrides.setdefault("rate_limit", "")  # these tests ask quickly; the public limit is tested in test_guard
@@ -98,7 +98,7 @@ def test_off_unless_a_password_is_set(service, tmp_path):
     # and the public app never imports Gradio (it would cost seconds of start-up)
     code = (
         "import sys; from tests.conftest import make_settings; from pathlib import Path;"
-        "from assistant.web import create_app; create_app(make_settings(Path(sys.argv[1]), embedder='hashing'));"
+        "from assistant.web.app import create_app; create_app(make_settings(Path(sys.argv[1]), embedder='hashing'));"
         "print('gradio' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "x")], capture_output=True, text=True, cwd=ROOT)
@@ -238,7 +238,7 @@ def test_bad_uploads_change_nothing(console, name, data, status, message):
 
 def test_a_failed_ingest_is_undone_and_the_old_index_answers(console, monkeypatch):
     idle(console)
-    from assistant.index import StoreUnavailable
+    from assistant.corpus.index import StoreUnavailable
 
     def store_down(progress=None):
         raise StoreUnavailable("The search index cannot be reached (connection refused).")

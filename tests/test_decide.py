@@ -3,7 +3,7 @@
 import json
 import logging
 
-from assistant.decide import FEATURES, MODEL_FILE, DecisionModel, fallback_rule, load_model
+from assistant.answering.decide import FEATURES, MODEL_FILE, DecisionModel, fallback_rule, load_model
 
 STRONG = {
     "cosine_best": 0.8,

@@ -4,8 +4,8 @@ and a decline never names a contact that neither the file nor the documents give
 import re
 import shutil
 
-from assistant.answer import Status
-from assistant.deployer import load_profile
+from assistant.answering.answer import Status
+from assistant.corpus.deployer import load_profile
 from assistant.service import Service
 from tests.conftest import ROOT, make_settings
 

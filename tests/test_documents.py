@@ -1,7 +1,7 @@
 import docx
 
-from assistant.chunking import parse_blocks, split_sections
-from assistant.documents import load_corpus
+from assistant.corpus.chunking import parse_blocks, split_sections
+from assistant.corpus.documents import load_corpus
 
 
 def minimal_pdf(text: str) -> bytes:
@@ -65,7 +65,7 @@ def test_every_format_loads_and_broken_files_are_skipped_with_a_reason(tmp_path)
 
 
 def test_front_matter_that_is_not_valid_yaml_is_read_line_by_line(tmp_path):
-    from assistant.documents import load_document
+    from assistant.corpus.documents import load_document
 
     path = tmp_path / "guide.md"
     path.write_text("---\ntitle: Safeguarding: a guide\nurl: https://example.org/s\n---\n## Why\n\nText here.\n")

@@ -3,9 +3,9 @@ import logging
 import numpy as np
 import pytest
 
-from assistant import model_files
-from assistant.embeddings import HashingEmbedder, OnnxEmbedder, SentenceTransformerEmbedder, make_embedder
-from assistant.index import Manifest, ingest, open_client, open_store
+from assistant.corpus import model_files
+from assistant.corpus.embeddings import HashingEmbedder, OnnxEmbedder, SentenceTransformerEmbedder, make_embedder
+from assistant.corpus.index import Manifest, ingest, open_client, open_store
 from assistant.service import Service
 from tests.conftest import ROOT, make_settings
 

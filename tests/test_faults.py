@@ -100,7 +100,7 @@ def test_two_ingests_at_once_leave_one_good_index(tmp_path):
     results = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], results
     assert all(b"Traceback" not in err for _, err in results)
-    from assistant.index import Manifest
+    from assistant.corpus.index import Manifest
     from assistant.service import Service
     from tests.conftest import make_settings
 
@@ -130,7 +130,7 @@ def test_a_killed_ingest_leaves_the_old_index_answering_and_nothing_behind(tmp_p
     answer = run_cli(env, "ask", COST_QUESTION)  # the old (hashing) index still answers
     assert answer.returncode == 0 and NO_COST in answer.stdout.decode()
     assert run_cli(env, "ingest").returncode == 0  # the next ingest tidies up
-    from assistant.index import Manifest
+    from assistant.corpus.index import Manifest
     from assistant.service import Service
     from tests.conftest import make_settings
 

@@ -5,12 +5,12 @@ import csv
 import io
 import time
 
-from assistant import gaps
-from assistant.feedback import FeedbackStore
-from assistant.redact import redact
+from assistant.console import gaps
 from assistant.stores.counts import AnswerCounts, week_of
 from assistant.stores.database import Database
+from assistant.stores.feedback import FeedbackStore
 from assistant.stores.kept import DAY, KeptQuestions
+from assistant.stores.redact import redact
 
 QUESTIONS = {
     "housing": [

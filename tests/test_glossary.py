@@ -1,6 +1,6 @@
-from assistant.chunking import SECTION_SEPARATOR, chunk_document
-from assistant.documents import load_corpus
-from assistant.glossary import Glossary
+from assistant.corpus.chunking import SECTION_SEPARATOR, chunk_document
+from assistant.corpus.documents import load_corpus
+from assistant.corpus.glossary import Glossary
 from tests.conftest import ROOT
 
 

@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from fastapi.testclient import TestClient
 
-from assistant.web import create_app
+from assistant.web.app import create_app
 
 
 def app_with(service, peer="127.0.0.1", **limits):

@@ -8,9 +8,9 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.index import PENDING_FILE, Manifest
+from assistant.corpus.index import PENDING_FILE, Manifest
 from assistant.service import Service
-from assistant.web import create_app
+from assistant.web.app import create_app
 from tests.conftest import make_settings
 
 TAG = re.compile(r"<[A-Za-z!/?]")  # what could open a tag if a site inserted the text as HTML

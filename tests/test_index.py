@@ -1,7 +1,7 @@
 import pytest
 
-from assistant.embeddings import HashingEmbedder
-from assistant.index import IndexError_, Manifest, ingest, open_client
+from assistant.corpus.embeddings import HashingEmbedder
+from assistant.corpus.index import IndexError_, Manifest, ingest, open_client
 
 
 class CountingEmbedder(HashingEmbedder):
@@ -81,7 +81,7 @@ def test_a_failed_ingest_leaves_the_previous_index_usable(tmp_path, corpus_copy)
 
 
 def test_a_damaged_sentence_vector_file_is_recomputed_not_fatal(tmp_path, corpus_copy):
-    from assistant.answer import Status
+    from assistant.answering.answer import Status
     from assistant.service import Service
     from tests.conftest import make_settings
 

@@ -10,8 +10,8 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
-from assistant import pipeline
-from assistant.answer import Status
+from assistant.answering import pipeline
+from assistant.answering.answer import Status
 from assistant.llm.prompt import build
 from assistant.llm.stage import make_writer
 from assistant.service import Service

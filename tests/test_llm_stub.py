@@ -14,7 +14,7 @@ import time
 import pytest
 from pydantic import SecretStr
 
-from assistant.answer import Status
+from assistant.answering.answer import Status
 from assistant.service import Service
 from tests.conftest import ROOT
 
@@ -235,7 +235,7 @@ def test_the_chat_stream_carries_only_checked_sentences(service, stub, script, e
     invented figure never reaches the screen."""
     from fastapi.testclient import TestClient
 
-    from assistant.web import create_app
+    from assistant.web.app import create_app
 
     svc = llm_service(service, stub[0], script)
     with TestClient(create_app(service=svc)) as client:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant import cli, model_files
-from assistant.embeddings import (
+from assistant import cli
+from assistant.corpus import model_files
+from assistant.corpus.embeddings import (
     EmbedderUnavailable,
     HashingEmbedder,
     OnnxEmbedder,

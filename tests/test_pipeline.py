@@ -2,9 +2,9 @@ import re
 
 import pytest
 
-from assistant import pipeline
-from assistant.answer import Status, Turn
-from assistant.chunking import strip_markdown
+from assistant.answering import pipeline
+from assistant.answering.answer import Status, Turn
+from assistant.corpus.chunking import strip_markdown
 
 
 def test_the_answer_path_is_one_visible_list_of_stages():
@@ -189,7 +189,7 @@ def test_a_follow_up_is_found_where_the_last_answer_was(service):
 
 
 def test_a_pointer_is_resolved_to_the_earlier_subject():
-    from assistant.followup import _resolve
+    from assistant.answering.followup import _resolve
 
     assert _resolve("who can take part in one", "what does call off mean") == "who can take part in call off"
     assert _resolve("how many of them are there", "whats an RPD") == "how many of RPD are there"
@@ -197,7 +197,7 @@ def test_a_pointer_is_resolved_to_the_earlier_subject():
 
 
 def test_a_question_that_only_makes_sense_after_another_borrows_its_subject():
-    from assistant.followup import condense
+    from assistant.answering.followup import condense
 
     history = [Turn("user", "who can apply for a small grant"), Turn("assistant", "Organisations that...")]
     known = lambda q: True  # noqa: E731 - every question here has a subject of its own

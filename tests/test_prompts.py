@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from assistant.prompts import Prompts
+from assistant.answering.prompts import Prompts
 from tests.conftest import ROOT
 
 VALUES = {

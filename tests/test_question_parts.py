@@ -1,6 +1,6 @@
 import pytest
 
-from assistant.question_parts import split_parts
+from assistant.answering.question_parts import split_parts
 
 
 @pytest.mark.parametrize(

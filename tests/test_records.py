@@ -6,9 +6,9 @@ import time
 
 import sqlalchemy as sa
 
-from assistant.answer import Answer, Citation, Status
-from assistant.records import LOOKUP_SECONDS, RECENT_SECONDS, Recorder
+from assistant.answering.answer import Answer, Citation, Status
 from assistant.stores.database import Database
+from assistant.stores.records import LOOKUP_SECONDS, RECENT_SECONDS, Recorder
 from tests.servers import App, assistant_env, run_cli
 
 EMAIL_QUESTION = "Email me at jo.bloggs@example.org: what is a call-off?"

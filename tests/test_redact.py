@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.redact import redact
+from assistant.stores.redact import redact
 
 
 @pytest.mark.parametrize(

@@ -210,7 +210,7 @@ def wait_for_answer(app, question, quote, deadline):
 def test_the_database_going_down_leaves_every_machine_answering(tmp_path, caplog):
     """Its own PostgreSQL, stopped half-way: answers go on from the index loaded, a change is refused
     with a plain message, and a machine starting meanwhile answers from its own copy if it has one."""
-    from assistant.index import IndexError_
+    from assistant.corpus.index import IndexError_
     from assistant.service import Service
     from tests.conftest import make_settings
     from tests.pg_cluster import Cluster

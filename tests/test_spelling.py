@@ -3,7 +3,7 @@ acronyms are left alone; a pasted essay costs no more than a question."""
 
 import time
 
-from assistant.spelling import MAX_CORRECTIONS, Speller
+from assistant.answering.spelling import MAX_CORRECTIONS, Speller
 
 GUIDANCE = "probation framework safeguarding referral restorative categories organisations checklist".split()
 

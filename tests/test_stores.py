@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from assistant.feedback import FeedbackStore
-from assistant.redact import redact
 from assistant.stores.audit import AuditLog
 from assistant.stores.counts import AnswerCounts, week_of
 from assistant.stores.database import Database
+from assistant.stores.feedback import FeedbackStore
 from assistant.stores.kept import DAY, KeptQuestions
 from assistant.stores.recent import PURGE_SECONDS, RECENT_SECONDS, RecentAnswer, RecentAnswers
+from assistant.stores.redact import redact
 
 
 def test_feedback_and_its_reason_are_one_row(db_url):

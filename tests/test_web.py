@@ -3,7 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.web import create_app
+from assistant.web.app import create_app
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +117,8 @@ def test_embedding_headers_and_feedback_api(service, tmp_path):
         c.post("/api/feedback", json={"answer_id": answer_id, "helpful": False, "reason": "my words"}).status_code
         == 422
     )
-    from assistant.feedback import FeedbackStore
     from assistant.stores.database import Database
+    from assistant.stores.feedback import FeedbackStore
 
     store = FeedbackStore(Database(f"sqlite:///{tmp_path / 'feedback.sqlite3'}"))
     assert store.all() == [(answer_id, False)] and store.reasons() == [(answer_id, "wrong")]

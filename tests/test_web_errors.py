@@ -3,7 +3,7 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.web import create_app
+from assistant.web.app import create_app
 
 
 @pytest.fixture(scope="module")

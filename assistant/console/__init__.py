@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from assistant.records import Recorder
 from assistant.service import Service
 from assistant.stores.database import Database
+from assistant.stores.records import Recorder
 
 
 def add_console(app: FastAPI, service: Service, db: Database, recorder: Recorder, client_address) -> None:

@@ -12,8 +12,8 @@ from starlette.middleware.base import BaseHTTPMiddleware
 
 from assistant.console.auth import Auth, error
 from assistant.console.corpus import ChangeRefused, Corpus
+from assistant.console.gaps import to_csv
 from assistant.console.reports import Reports
-from assistant.gaps import to_csv
 
 REALM = {"WWW-Authenticate": 'Basic realm="Clinks staff console", charset="UTF-8"'}
 

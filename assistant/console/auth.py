@@ -34,7 +34,7 @@ LOGIN_COOKIE = "clinks_admin_login"  # the login form's own CSRF token
 FAILURE_WINDOW = 15 * 60
 OPEN_PATHS = ("/admin/login", "/admin/logout")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 
 
 def error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:

@@ -25,7 +25,7 @@ from pathlib import Path
 import sqlalchemy as sa
 import yaml
 
-from assistant.documents import SUPPORTED, UnreadableDocument, load_document
+from assistant.corpus.documents import SUPPORTED, UnreadableDocument, load_document
 from assistant.service import Service
 from assistant.stores.audit import AuditLog
 from assistant.stores.database import Database
@@ -122,7 +122,7 @@ class Corpus:
                 raise ChangeRefused(f"'{name}' cannot be used: {err}.") from err
             except Exception as err:  # a reader's own failure on a broken file
                 raise ChangeRefused(f"'{name}' could not be read ({type(err).__name__}).") from err
-        from assistant.chunking import chunk_document
+        from assistant.corpus.chunking import chunk_document
 
         if not chunk_document(doc):
             raise ChangeRefused(f"'{name}' has no passages the assistant could quote.")
@@ -379,7 +379,7 @@ def _yaml_mapping(text: str, what: str) -> dict:
 
 
 def check_profile(text: str) -> None:
-    from assistant.deployer import _SAFE_URL
+    from assistant.corpus.deployer import _SAFE_URL
 
     data = _yaml_mapping(text, "assistant file")
     known = {"name", "title", "scope", "example_question", "starter_questions", "contacts"}

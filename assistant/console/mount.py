@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 # Gradio keeps the Blocks being built in a global: two built at once (two apps in one process, as in
 # the tests) would tangle. One at a time.
 _BUILDING = threading.Lock()
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 
 
 def mount_later(app: FastAPI, auth, corpus, reports, audit) -> None:

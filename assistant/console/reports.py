@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from assistant import gaps
-from assistant.feedback import REASONS, FeedbackStore
-from assistant.index import Manifest
-from assistant.records import Recorder
+from assistant.console import gaps
+from assistant.corpus.index import Manifest
 from assistant.service import Service
 from assistant.stores.audit import AuditLog
 from assistant.stores.database import Database
+from assistant.stores.feedback import REASONS, FeedbackStore
+from assistant.stores.records import Recorder
 
 UNHELPFUL_SHOWN = 10
 
@@ -37,7 +37,7 @@ class Reports:
             )
             row["passages"] += 1
         folder = self.service.settings.corpus_dir
-        from assistant.documents import SUPPORTED
+        from assistant.corpus.documents import SUPPORTED
 
         for path in sorted(folder.iterdir()) if folder.is_dir() else []:
             if path.is_file() and path.suffix.lower() in SUPPORTED and not path.name.startswith("."):

@@ -12,7 +12,7 @@ from assistant.console import charts
 from assistant.console.auth import Auth
 from assistant.console.corpus import KINDS, ChangeRefused, Corpus
 from assistant.console.reports import Reports
-from assistant.documents import SUPPORTED
+from assistant.corpus.documents import SUPPORTED
 
 DAY_CHOICES = [7, 30, 90, 365]
 TOP_TOPICS = 10

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.chunking import Chunk, strip_markdown
-from assistant.embeddings import embedder_kind
+from assistant.answering.question_checks import INJECTION
+from assistant.corpus.chunking import Chunk, strip_markdown
+from assistant.corpus.embeddings import embedder_kind
+from assistant.corpus.units import Unit, units_of
 from assistant.llm.sentences import Sentence
-from assistant.question_checks import INJECTION
-from assistant.units import Unit, units_of
 
 log = logging.getLogger(__name__)
 

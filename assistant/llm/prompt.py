@@ -4,7 +4,7 @@ the earlier question it follows when it is a follow-up, and the retrieved passag
 
 The question and passages are marked off with tags and declared as data; any such tag inside them
 is removed, so neither can close its own section and pose as an instruction. Personal data is taken
-out of the question (and the earlier question) before anything is sent (`assistant.redact`). The
+out of the question (and the earlier question) before anything is sent (`assistant.stores.redact`). The
 earlier answers are not sent: a follow-up is understood from the earlier question.
 """
 
@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.chunking import Chunk
-from assistant.prompts import Prompts
-from assistant.redact import redact
+from assistant.answering.prompts import Prompts
+from assistant.corpus.chunking import Chunk
+from assistant.stores.redact import redact
 
 SYSTEM = "llm_system"
 QUESTION = "llm_question"

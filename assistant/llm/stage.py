@@ -21,14 +21,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from assistant.answer import Answer, Citation, Status
-from assistant.chunking import Chunk, text_fragment_link
-from assistant.intents import Intent, satisfied
+from assistant.answering.answer import Answer, Citation, Status
+from assistant.answering.intents import Intent, satisfied
+from assistant.answering.prompts import Prompts
+from assistant.corpus.chunking import Chunk, text_fragment_link
 from assistant.llm.call import ModelCaller, ModelFault
 from assistant.llm.checks import Grounding, MeaningModel, Verdict, load_model
 from assistant.llm.prompt import build
 from assistant.llm.sentences import Sentence, SentenceStream
-from assistant.prompts import Prompts
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assistant.redact import Redacted
 from assistant.stores.database import Database
+from assistant.stores.redact import Redacted
 from assistant.stores.tables import feedback, kept_questions
 
 DAY = 86400
@@ -49,7 +49,7 @@ class KeptQuestions:
     ) -> int:
         """The new row's id; written in `conn`'s transaction when one is given."""
         if not isinstance(question, Redacted):  # the one guard that raw text never reaches the table
-            raise TypeError("kept questions must be redacted first (assistant.redact.redact)")
+            raise TypeError("kept questions must be redacted first (assistant.stores.redact.redact)")
         row = {
             "created_at": at if at is not None else time.time(),
             "kind": kind,

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assistant.redact import Redacted
 from assistant.stores.database import Database
+from assistant.stores.redact import Redacted
 from assistant.stores.tables import recent_answers
 
 RECENT_SECONDS = 3600  # how long an answer can be given a thumbs down that keeps its question
@@ -104,7 +104,7 @@ class RecentAnswers:
 
 def _values(answer_id: str, item: RecentAnswer) -> dict:
     if item.question is not None and not isinstance(item.question, Redacted):  # raw text never reaches the table
-        raise TypeError("recent answers' questions must be redacted first (assistant.redact.redact)")
+        raise TypeError("recent answers' questions must be redacted first (assistant.stores.redact.redact)")
     return {
         "answer_id": answer_id,
         "created_at": item.at,

@@ -24,8 +24,8 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.exceptions import HTTPException
 
-from assistant.http_errors import error_response
 from assistant.settings import Settings
+from assistant.web.http_errors import error_response
 
 LIMITED = "/api/"  # POSTs under this path count against a client's rate
 STAFF = "/api/admin/"  # ...except the staff console's, which needs a password and has its own login limit

@@ -15,22 +15,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answer import Answer, Status, Turn
-from assistant.compose import Composition, compose, strip_markdown, weights_for
-from assistant.decide import HEDGE_BELOW, DecisionModel, fallback_rule
-from assistant.followup import Condensed, condense
-from assistant.glossary import Glossary
-from assistant.index import IndexError_
-from assistant.intents import Intent, question_intents
+from assistant.answering.answer import Answer, Status, Turn
+from assistant.answering.compose import Composition, compose, strip_markdown, weights_for
+from assistant.answering.decide import HEDGE_BELOW, DecisionModel, fallback_rule
+from assistant.answering.followup import Condensed, condense
+from assistant.answering.intents import Intent, question_intents
+from assistant.answering.prompts import Prompts
+from assistant.answering.question_checks import clean, is_about_one_persons_case, is_task_request, looks_english
+from assistant.answering.question_parts import split_parts
+from assistant.answering.retrieve import Passage, Retriever
+from assistant.answering.spelling import Speller
+from assistant.corpus.glossary import Glossary
+from assistant.corpus.index import IndexError_
+from assistant.corpus.unit_vectors import UnitVectors
 from assistant.llm.stage import Writer, write_with_model
-from assistant.prompts import Prompts
-from assistant.question_checks import clean, is_about_one_persons_case, is_task_request, looks_english
-from assistant.question_parts import split_parts
-from assistant.retrieve import Passage, Retriever
 from assistant.settings import Settings
-from assistant.spelling import Speller
 from assistant.text import terms
-from assistant.unit_vectors import UnitVectors
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
-from assistant.chunking import Chunk, chunk_document
-from assistant.documents import DEFAULT_MAX_BYTES, load_corpus
-from assistant.unit_vectors import UnitVectors
+from assistant.corpus.chunking import Chunk, chunk_document
+from assistant.corpus.documents import DEFAULT_MAX_BYTES, load_corpus
+from assistant.corpus.unit_vectors import UnitVectors
 
 log = logging.getLogger(__name__)
 

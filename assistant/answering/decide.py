@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.embeddings import embedder_kind
+from assistant.corpus.embeddings import embedder_kind
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from assistant.answer import Answer, Status
-from assistant.redact import Redacted, redact
+from assistant.answering.answer import Answer, Status
 from assistant.stores.counts import AnswerCounts, week_of
 from assistant.stores.database import Database
 from assistant.stores.kept import KeptQuestions
 from assistant.stores.recent import PURGE_SECONDS as RECENT_PURGE_SECONDS
 from assistant.stores.recent import RECENT_SECONDS, RecentAnswer, RecentAnswers
+from assistant.stores.redact import Redacted, redact
 
 log = logging.getLogger(__name__)
 

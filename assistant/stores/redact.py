@@ -95,7 +95,7 @@ def redact(text: str) -> Redacted:
 
 
 def _redact_names(text: str, found: dict[str, int]) -> str:
-    from assistant.names import name_spans  # the name lists load once, on first use
+    from assistant.stores.names import name_spans  # the name lists load once, on first use
 
     spans = name_spans(text)
     for start, end in reversed(spans):

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from assistant.chunking import Chunk
-from assistant.embeddings import embedder_kind
-from assistant.glossary import Glossary
+from assistant.corpus.chunking import Chunk
+from assistant.corpus.embeddings import embedder_kind
+from assistant.corpus.glossary import Glossary
 from assistant.text import terms
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 - `HashingEmbedder`, the default: hashed word and character n-grams. It needs no downloaded
   weights and no fitting, so it gives the same vector for the same text on any machine. It is
   lexical, not semantic: it adds typo-tolerance (character n-grams) to BM25, not synonyms.
-- `OnnxEmbedder`: the official all-MiniLM-L6-v2, verified on disk (`assistant.model_files`), run
+- `OnnxEmbedder`: the official all-MiniLM-L6-v2, verified on disk (`assistant.corpus.model_files`), run
   by ONNX Runtime with the `tokenizers` package: semantic, 0.06 s of import, about 6 ms a query.
 - `SentenceTransformerEmbedder`: a sentence-transformers model by name or local folder, loaded
   on first use, so that torch is imported only when such a model is really wanted.
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant import model_files
+from assistant.corpus import model_files
 from assistant.text import normalise, terms
 
 log = logging.getLogger(__name__)

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.answer import Citation
-from assistant.chunking import Chunk, strip_markdown, text_fragment_link
-from assistant.embeddings import embedder_kind
-from assistant.intents import Intent, satisfied
+from assistant.answering.answer import Citation
+from assistant.answering.intents import Intent, satisfied
+from assistant.corpus.chunking import Chunk, strip_markdown, text_fragment_link
+from assistant.corpus.embeddings import embedder_kind
+from assistant.corpus.units import Unit, units_of
 from assistant.text import terms
-from assistant.units import Unit, units_of
 
 DEFINITION_QUESTION = re.compile(
     r"\b(what|wat)\s*(is|are|was|were|'s)\b|^\s*(whats|what's)\b|\bmean(s|ing)?\b|\bstand for\b|\bdefin|\bexplain",

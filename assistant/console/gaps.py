@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.feedback import FeedbackStore
 from assistant.stores.counts import AnswerCounts, week_of
+from assistant.stores.feedback import FeedbackStore
 from assistant.stores.kept import DAY, KeptQuestion, KeptQuestions
 
 MAX_QUESTIONS = 2000

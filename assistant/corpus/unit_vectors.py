@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.chunking import Chunk
-from assistant.units import Unit, units_of
+from assistant.corpus.chunking import Chunk
+from assistant.corpus.units import Unit, units_of
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import iterate_in_threadpool
 
-from assistant.answer import Answer, Turn
-from assistant.feedback import REASONS
+from assistant.answering.answer import Answer, Turn
 from assistant.service import Service
+from assistant.stores.feedback import REASONS
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from assistant.chunking import Block, Chunk, parse_blocks, split_sentences, strip_markdown
+from assistant.corpus.chunking import Block, Chunk, parse_blocks, split_sentences, strip_markdown
 from assistant.text import terms
 
 # A sentence whose first words point back ("In 2021/22 this totals...") needs the one before it.

@@ -17,15 +17,15 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field, StrictBool
 
-from assistant import http_errors
-from assistant.answer import Turn
-from assistant.feedback import REASONS, FeedbackStore, FeedbackUnavailable
-from assistant.guard import RequestGuard
-from assistant.http_errors import ApiError
-from assistant.records import Recorder
+from assistant.answering.answer import Turn
 from assistant.service import Service
 from assistant.settings import Settings, cores
 from assistant.stores.database import open_database
+from assistant.stores.feedback import REASONS, FeedbackStore, FeedbackUnavailable
+from assistant.stores.records import Recorder
+from assistant.web import http_errors
+from assistant.web.guard import RequestGuard
+from assistant.web.http_errors import ApiError
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
             return PlainTextResponse(target.read_text(encoding="utf-8", errors="replace"))
         return FileResponse(target)
 
-    from assistant.chat_web import add_chat  # here, not at the top: it takes AskRequest from this module
+    from assistant.web.chat import add_chat  # here, not at the top: it takes AskRequest from this module
 
     add_chat(app, service, AskRequest, lambda body: check_history(body.history, settings), recorder)
     if settings.admin_password is not None and settings.admin_password.get_secret_value():
@@ -244,7 +244,7 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
     # One key for every worker, so that feedback on an answer from one is accepted by another.
     os.environ["ASSISTANT_ANSWER_ID_KEY"] = service.answer_ids.key.decode()
     uvicorn.run(
-        "assistant.web:worker_app",
+        "assistant.web.app:worker_app",
         factory=True,
         host=settings.host,
         port=settings.port,

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from assistant.documents import SourceDocument
+from assistant.corpus.documents import SourceDocument
 
 MAX_CHUNK_CHARS = 1200
 SECTION_SEPARATOR = " > "

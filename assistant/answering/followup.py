@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.answer import Turn
-from assistant.intents import question_intents
+from assistant.answering.answer import Turn
+from assistant.answering.intents import question_intents
 from assistant.text import STOPWORDS
 
 PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|there|he|she|one)\b", re.IGNORECASE)

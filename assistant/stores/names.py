@@ -66,7 +66,7 @@ def _words(path: Path) -> set[str]:
 
 @lru_cache(maxsize=1)
 def _frequency():
-    from assistant.spelling import _english
+    from assistant.answering.spelling import _english
 
     return _english().word_frequency
 

@@ -400,7 +400,7 @@ def _check_against_sentence_transformers(folder: Path, onnx_file: Path) -> float
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from assistant.embeddings import OnnxEmbedder
+    from assistant.corpus.embeddings import OnnxEmbedder
 
     reference = SentenceTransformer(str(folder), device="cpu").encode(
         list(CHECK_SENTENCES), normalize_embeddings=True, convert_to_numpy=True
