@@ -37,6 +37,11 @@ def _english():
     return SpellChecker(distance=1)
 
 
+def preload() -> None:
+    """Load the English list now (a server does, at start), not during the first misspelt question."""
+    _english()
+
+
 def _is_english(english, word: str) -> bool:
     if word in english:
         return True

@@ -260,7 +260,10 @@ def worker_app() -> FastAPI:
 
 
 def _loaded_app(service: Service) -> FastAPI:
+    from assistant.answering.spelling import preload
+
     service.deps()  # load the index before the first question, not during it
+    preload()  # and the spelling list (0.1-0.4 s), which the first misspelt question would wait for
     app = create_app(service=service)
     # Everything loaded so far lives as long as the process: keep it out of the garbage
     # collector's full passes, which otherwise pause answering for tens of milliseconds.
