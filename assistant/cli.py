@@ -1,4 +1,4 @@
-"""The `assistant` command: ingest, ask, serve, eval, fit-decision, fit-grounding, model."""
+"""The `assistant` command: ingest, pull, ask, serve, eval, fit-decision, fit-grounding, model."""
 
 from __future__ import annotations
 
@@ -16,7 +16,13 @@ EXIT_INVALID = 2  # the question (or the command line) was not valid; argparse u
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="assistant", description="Clinks guidance assistant")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("ingest", help="index the corpus folder (only what changed)")
+    ing = sub.add_parser("ingest", help="index the corpus folder (only what changed)")
+    ing.add_argument(
+        "--force",
+        action="store_true",
+        help="with an index shared by several machines: publish this folder even if it is older than the shared one",
+    )
+    sub.add_parser("pull", help="with an index shared by several machines: take the newest guidance and index")
     ask = sub.add_parser("ask", help="ask one question")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
@@ -54,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "ingest":
-            return _ingest(Service())
+            return _ingest(Service(), args.force)
+        if args.command == "pull":
+            return _pull(Service())
         if args.command == "ask":
             return _ask(Service(), args)
         if args.command == "serve":
@@ -101,14 +109,30 @@ def _model(args) -> int:
     return 0
 
 
-def _ingest(service) -> int:
+def _ingest(service, force: bool = False) -> int:
     def progress(done: int, total: int) -> None:
         print(f"\rEmbedding chunks: {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
     print(f"Embedder: {service.embedder.name}", file=sys.stderr)
-    summary = service.ingest(progress)
+    summary = service.ingest(progress, force=force)
     for line in summary.lines():
         print(line)
+    return 0
+
+
+def _pull(service) -> int:
+    if service.shared is None:
+        print("The index is not shared (that needs ASSISTANT_CHROMA_HOST and ASSISTANT_DATABASE_URL): nothing to pull.")
+        return 0
+    from assistant.stores.shared_index import SharedIndexError
+
+    try:
+        changed = service.pull()
+    except SharedIndexError as err:
+        print(f"Error: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    version = service.shared.local_version() or "none published yet"
+    print(f"{'Updated to' if changed else 'Already at'} the newest shared version: {version}")
     return 0
 
 

@@ -84,13 +84,24 @@ class Service:
 
         return SharedIndex(open_database(self.settings.records_url), self.settings.index_dir, self.settings.corpus_dir)
 
-    def ingest(self, progress=None, locked: bool = False) -> IngestSummary:
+    def ingest(self, progress=None, locked: bool = False, force: bool = False) -> IngestSummary:
         """Index the corpus folder (only what changed). With a shared index, one ingest runs at a
         time across every process and machine, and its result is published to them all; `locked`
-        says the caller already holds that lock (`shared.lock()`)."""
+        says the caller already holds that lock (`shared.lock()`) and has pulled. Otherwise a folder
+        older than the newest shared version is refused unless `force`: publishing it would undo
+        what was changed elsewhere (a document uploaded in the console, say)."""
         if self.shared is None or locked:
             return self._ingest(progress)
         with self._shared_errors(), self.shared.lock():
+            newest, mine = self.shared.latest_version(), self.shared.local_version()
+            if newest and newest != mine and not force:
+                raise IndexError_(
+                    f"This machine's corpus folder is older than the guidance shared by the other machines "
+                    f"(version {newest}; this folder was last in step at {mine or 'no version'}). Indexing it would "
+                    "undo the changes made since. Run `assistant pull` to bring this folder up to date (files changed "
+                    "there are replaced), then make your change again; or `assistant ingest --force` to publish "
+                    "this folder as it is."
+                )
             return self._ingest(progress)
 
     @contextlib.contextmanager

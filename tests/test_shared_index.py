@@ -246,3 +246,47 @@ def test_the_database_going_down_leaves_every_machine_answering(tmp_path, caplog
         stop(chroma)
         if not stopped:
             cluster.stop()
+
+
+@pytest.mark.skipif(not CHROMA.exists(), reason="the chroma command is not installed")
+def test_an_older_folder_is_not_published_over_a_newer_one(tmp_path):
+    """`assistant ingest` on a machine whose folder is behind would undo another machine's change:
+    it is refused with what to do; `assistant pull` brings the folder up to date; `--force` publishes."""
+    from tests.servers import run_cli
+
+    chroma, chroma_port = start_chroma(tmp_path / "chroma")
+    try:
+        db = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+        envs = {}
+        for name in ("a", "b"):
+            corpus, _ = machine(tmp_path, name)
+            envs[name] = assistant_env(
+                tmp_path / name / "data", corpus_dir=corpus, embedder="hashing", chroma_host="127.0.0.1",
+                chroma_port=chroma_port, database_url=db,
+            )  # fmt: skip
+        first = run_cli(envs["a"], "ingest")
+        assert first.returncode == 0 and b"Shared with the other app processes as version" in first.stdout
+        taken = run_cli(envs["b"], "pull")
+        assert taken.returncode == 0 and b"Updated to the newest shared version" in taken.stdout
+        (tmp_path / "a" / "corpus" / "expenses.md").write_bytes(EXPENSES)
+        assert run_cli(envs["a"], "ingest").returncode == 0  # a publishes a new document
+
+        (tmp_path / "b" / "corpus" / "notes.md").write_text("# Notes\n\nA note only machine b has.\n")
+        refused = run_cli(envs["b"], "ingest")
+        assert refused.returncode == 1 and b"older than the guidance shared" in refused.stderr
+        assert b"Traceback" not in refused.stderr and b"assistant pull" in refused.stderr
+
+        assert run_cli(envs["b"], "pull").returncode == 0
+        assert (tmp_path / "b" / "corpus" / "expenses.md").read_bytes() == EXPENSES
+        assert not (tmp_path / "b" / "corpus" / "notes.md").exists()  # a working copy: replaced
+        (tmp_path / "b" / "corpus" / "notes.md").write_text("# Notes\n\nA note only machine b has.\n")
+        assert run_cli(envs["b"], "ingest").returncode == 0  # in step now: published
+
+        (tmp_path / "a" / "corpus" / "expenses.md").unlink()  # a is behind b now
+        assert run_cli(envs["a"], "ingest").returncode == 1
+        forced = run_cli(envs["a"], "ingest", "--force")
+        assert forced.returncode == 0, forced.stderr
+        assert run_cli(envs["b"], "pull").returncode == 0
+        assert not (tmp_path / "b" / "corpus" / "expenses.md").exists()
+    finally:
+        stop(chroma)
