@@ -19,9 +19,7 @@ def answer(status=Status.ANSWERED, answer_id="a" * 48, text="A call-off is an or
 
 
 def recorder_for(db_url, keep_questions=True, **kwargs):
-    return Recorder(
-        Database(db_url), keep_questions, 90, embed=lambda t: [1.0, 0.0], embedder_name=lambda: "test", **kwargs
-    )
+    return Recorder(Database(db_url), keep_questions, 90, **kwargs)
 
 
 def test_declined_kept_redacted_and_thumbs_down_kept_with_its_reason(db_url):

@@ -3,7 +3,9 @@
 - Counts: answered and declined per week (numbers only), added up in memory and written every few
   seconds.
 - Kept questions (unless `ASSISTANT_KEEP_QUESTIONS=false`): a declined question is redacted
-  (`redact.py`), embedded for grouping by meaning, and written to `stores/kept.py`.
+  (`redact.py`) and written to `stores/kept.py`. It is not embedded here: the console embeds the
+  questions it groups by meaning when it first shows them (`console/gaps.py`), in one batch, so a
+  server answering people never spends an encoding on it (it was a tenth of its CPU under load).
 - Recent answers: a thumbs down names only the answer id, so to keep the question it was about,
   each answer's redacted question (none when questions are not kept), its redacted text and its
   sources are written to the records database (`stores/recent.py`), shared by every worker process
@@ -31,7 +33,7 @@ from assistant.stores.database import Database
 from assistant.stores.kept import KeptQuestions
 from assistant.stores.recent import PURGE_SECONDS as RECENT_PURGE_SECONDS
 from assistant.stores.recent import RECENT_SECONDS, RecentAnswer, RecentAnswers
-from assistant.stores.redact import Redacted, redact
+from assistant.stores.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +55,6 @@ class Recorder:
         db: Database,
         keep_questions: bool,
         keep_days: int,
-        embed: Callable[[str], list[float]] | None = None,
-        embedder_name: Callable[[], str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.keep_questions = keep_questions
@@ -62,10 +62,8 @@ class Recorder:
         self.counts = AnswerCounts(db)
         self.recent = RecentAnswers(db, clock=clock)
         self.clock = clock
-        self._embed = embed
-        self._embedder_name = embedder_name
         self._pending: Counter = Counter()
-        self._unwritten: list[tuple[str, RecentAnswer, tuple | None]] = []  # recent answers, kept or not
+        self._unwritten: list[tuple[str, RecentAnswer, bool]] = []  # recent answers, and whether to keep the question
         self._jobs: queue.Queue = queue.Queue(maxsize=QUEUE_MAX)
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -180,8 +178,7 @@ class Recorder:
         redacted = redact(question[:MAX_TEXT]) if self.keep_questions else None
         sources = [f"{c.title}: {c.section}" if c.section else c.title for c in answer.citations]
         item = RecentAnswer(at, answer.status.value, redacted, redact(answer.text[:MAX_TEXT]).text, sources)
-        keep = self._vector(redacted) if declined and redacted is not None else None
-        self._unwritten.append((answer.answer_id, item, keep))
+        self._unwritten.append((answer.answer_id, item, declined and redacted is not None))
 
     def _write_recent(self) -> None:
         """The recent answers noted so far, and the declined ones' kept questions, in one
@@ -191,11 +188,8 @@ class Recorder:
         batch, self._unwritten = self._unwritten, []  # lost if the database is down: never retried
         with self.kept.db.begin() as conn:
             for _, item, keep in batch:
-                if keep is not None:
-                    vector, name = keep
-                    item.kept_id = self.kept.add(
-                        item.question, "declined", item.status, embedder=name, vector=vector, at=item.at, conn=conn
-                    )
+                if keep:
+                    item.kept_id = self.kept.add(item.question, "declined", item.status, at=item.at, conn=conn)
             self.recent.put_all([(answer_id, item) for answer_id, item, _ in batch], conn)
 
     def _keep_thumbs_down(self, answer_id: str, reason: str | None) -> None:
@@ -203,27 +197,16 @@ class Recorder:
         if item is None or item.question is None:
             return
         if item.kept_id is None:
-            vector, name = self._vector(item.question)
             question, status, at = item.question, item.status, self.clock()
 
             def add(conn) -> int:
-                return self.kept.add(
-                    question, "thumbs_down", status, reason=reason, embedder=name, vector=vector, at=at, conn=conn
-                )
+                return self.kept.add(question, "thumbs_down", status, reason=reason, at=at, conn=conn)
 
             if self.recent.keep_once(answer_id, add) is not None:
                 return
             item = self.recent.get(answer_id)  # kept by another process first: add the reason to it
         if reason and item is not None and item.kept_id is not None:
             self.kept.set_reason(item.kept_id, reason)
-
-    def _vector(self, question: Redacted) -> tuple[list[float] | None, str | None]:
-        if self._embed is not None and question.text.strip():
-            try:
-                return self._embed(question.text), self._embedder_name()
-            except Exception as err:  # grouped later, when the console re-embeds it
-                log.warning("Could not embed a kept question (%s)", type(err).__name__)
-        return None, None
 
     def _write_counts(self) -> None:
         self._last_flush = time.monotonic()

@@ -77,13 +77,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     app = FastAPI(title=service.profile.name, docs_url=None, redoc_url=None, openapi_url=None)
     db = open_database(settings.records_url)
     feedback = FeedbackStore(db)
-    recorder = Recorder(
-        db,
-        settings.keep_questions,
-        settings.keep_days,
-        embed=lambda text: service.embedder.embed_query(text),
-        embedder_name=lambda: service.embedder.name,
-    )
+    recorder = Recorder(db, settings.keep_questions, settings.keep_days)
     app.state.recorder = recorder
     recorder.start()
 
