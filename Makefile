@@ -3,12 +3,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: run test install browser postgres ingest eval bench loadtest lint
+.PHONY: run test install browser postgres nginx ingest eval bench loadtest lint
 
 run: install
 	$(VENV)/bin/assistant serve
 
-test: install browser postgres
+test: install browser postgres nginx
 	$(VENV)/bin/ruff check assistant evals tests scripts
 	$(PY) -m pytest
 
@@ -33,6 +33,10 @@ browser: node_modules/axe-core/axe.min.js
 # The store tests run against a real PostgreSQL server too (a throw-away cluster each test run).
 postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql)
+
+# The deploy/ files are tested in a real nginx (Debian's), in front of a real server.
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx)
 
 node_modules/axe-core/axe.min.js:
 	npm install --no-save --no-audit --no-fund --silent axe-core@4

@@ -38,6 +38,15 @@ def no_network():
     socket.socket.connect = _real_connect
 
 
+@pytest.fixture(autouse=True, scope="session")
+def repository_corpus_untouched():
+    """Tests change copies of the corpus, never the repository's own (every other test reads it)."""
+    before = {p.name: p.stat().st_mtime_ns for p in (ROOT / "corpus").iterdir()}
+    yield
+    after = {p.name: p.stat().st_mtime_ns for p in (ROOT / "corpus").iterdir()}
+    assert after == before, f"a test changed the repository's corpus folder: {sorted(set(after) ^ set(before))}"
+
+
 def make_settings(tmp: Path, corpus: Path | None = None, **overrides):
     from assistant.settings import Settings
 
