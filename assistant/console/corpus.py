@@ -26,6 +26,7 @@ import sqlalchemy as sa
 import yaml
 
 from assistant.corpus.documents import SUPPORTED, UnreadableDocument, load_document
+from assistant.files import write_atomically
 from assistant.service import Service
 from assistant.stores.audit import AuditLog
 from assistant.stores.database import Database
@@ -136,7 +137,7 @@ class Corpus:
         action = "replace" if target.exists() else "upload"
         size = f"{len(data):,} bytes" if len(data) < 10_240 else f"{len(data) / 1024:,.0f} KB"
         note = f"{name} ({size})"
-        return self._change(action, name, who, note, lambda: _write_atomically(target, data), [target], warnings)
+        return self._change(action, name, who, note, lambda: write_atomically(target, data), [target], warnings)
 
     def remove(self, name: str, who: str) -> Job:
         try:
@@ -156,7 +157,7 @@ class Corpus:
             raise ChangeRefused("The file is too long (at most 200 KB).", 413, "too_large")
         (check_profile if which == "assistant.yaml" else check_glossary)(text)
         return self._change(
-            "edit", which, who, which, lambda: _write_atomically(path, text.encode("utf-8")), [path], []
+            "edit", which, who, which, lambda: write_atomically(path, text.encode("utf-8")), [path], []
         )
 
     def read_file(self, which: str) -> str:
@@ -336,12 +337,6 @@ class _Backup:
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.upload"
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def _check_front_matter(data: bytes) -> None:

@@ -16,7 +16,6 @@ the functions that need them (`verify` must stay cheap: it runs at each process'
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import logging
@@ -29,6 +28,8 @@ import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+
+from assistant.files import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +77,6 @@ def default_folder(models_dir: Path | str | None = None) -> Path:
         models_dir = Settings().models_dir
     return Path(models_dir) / FOLDER_NAME
 
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_file(folder: Path, name: str, sha256: str, size: int | None) -> None:

@@ -24,10 +24,8 @@ it publishes its folder as it is.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
-import os
 import time
 import zlib
 from collections.abc import Iterator
@@ -35,6 +33,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from assistant.files import sha256_file, write_atomically
 from assistant.stores.database import Database, DatabaseUnavailable
 from assistant.stores.tables import index_versions, shared_files
 
@@ -98,7 +97,7 @@ class SharedIndex:
         """This machine's corpus and index folders, as they are now, become version `version`."""
         files = {f"index/{name}": self.index_dir / name for name in INDEX_FILES}
         files.update({f"corpus/{rel}": path for rel, path in _corpus_files(self.corpus_dir)})
-        digests = {key: _sha256(path) for key, path in files.items()}
+        digests = {key: sha256_file(path) for key, path in files.items()}
         with _database_errors(self.db), self.db.begin() as conn:
             have = set(
                 conn.execute(
@@ -129,7 +128,7 @@ class SharedIndex:
         corpus = [k for k in changed if k.startswith("corpus/")]
         index = [f"index/{name}" for name in INDEX_FILES if f"index/{name}" in changed]
         for key in corpus + index:  # the snapshot last: once it is replaced, the version is complete
-            _write_atomically(self._path(key), contents[changed[key]])
+            write_atomically(self._path(key), contents[changed[key]])
         kept = {key.removeprefix("corpus/") for key in wanted if key.startswith("corpus/")}
         removed = [path for rel, path in _corpus_files(self.corpus_dir) if rel not in kept]
         for path in removed:
@@ -154,7 +153,7 @@ class SharedIndex:
         return (self.index_dir if area == "index" else self.corpus_dir) / rel
 
     def _write_local_version(self, version: str) -> None:
-        _write_atomically(self.index_dir / VERSION_FILE, version.encode("utf-8"))
+        write_atomically(self.index_dir / VERSION_FILE, version.encode("utf-8"))
 
     @staticmethod
     def _forget_old(conn) -> None:
@@ -244,23 +243,10 @@ def _safe_key(key: str) -> bool:
     return area == "corpus" and bool(rel) and all(p not in ("", ".", "..") and not p.startswith(".") for p in parts)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def _sha256_or_none(path: Path) -> str | None:
     try:
-        return _sha256(path)
+        return sha256_file(path)
     except OSError:
         return None
 
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.pull.tmp"
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
