@@ -1,11 +1,12 @@
 """Wiring: from settings to a ready-to-ask assistant (embedder, index, retriever, prompts).
 
-Built once per process and reused; the web app and the command line both go through here.
+Built once per process and reused; the web app and the command line both go through here. Keeping
+the index in step with the corpus (ingest, and with several machines publish and pull) is
+`corpus/keeper.py`; this module loads the index it keeps and swaps in a new one when it changes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
@@ -23,17 +24,8 @@ from assistant.answering.spelling import Speller
 from assistant.corpus.deployer import load_profile
 from assistant.corpus.embeddings import make_embedder
 from assistant.corpus.glossary import Glossary
-from assistant.corpus.index import (
-    LOCK_FILE,
-    LOCK_WAIT_SECONDS,
-    MANIFEST,
-    IndexError_,
-    IngestSummary,
-    Manifest,
-    ingest,
-    open_client,
-    open_store,
-)
+from assistant.corpus.index import MANIFEST, IndexError_, IngestSummary, Manifest, open_client, open_store
+from assistant.corpus.keeper import IndexKeeper
 from assistant.corpus.unit_vectors import UnitVectors
 from assistant.corpus.vector_store import VectorStore
 from assistant.settings import Settings
@@ -58,7 +50,7 @@ class Service:
         self._checked = 0.0
         self._reloading = False
         self.answer_ids = AnswerIds(load_key(self.settings.answer_id_key, self.settings.data_dir))
-        self.shared = self._shared_index()
+        self.keeper = IndexKeeper(self.settings, lambda: self.embedder, lambda: self.client)
         self._following = False
 
     @property
@@ -75,99 +67,28 @@ class Service:
             self._client = open_client(s.index_dir, s.chroma_host, s.chroma_port)
         return self._client
 
-    def _shared_index(self):
-        """The index published for other app processes (stores/shared_index.py), or None."""
-        if not self.settings.shares_index:
-            return None
-        from assistant.stores.database import open_database
-        from assistant.stores.shared_index import SharedIndex
-
-        return SharedIndex(open_database(self.settings.records_url), self.settings.index_dir, self.settings.corpus_dir)
+    @property
+    def shared(self):
+        """The index shared with other machines (stores/shared_index.py), or None."""
+        return self.keeper.shared
 
     def ingest(self, progress=None, locked: bool = False, force: bool = False) -> IngestSummary:
-        """Index the corpus folder (only what changed). With a shared index, one ingest runs at a
-        time across every process and machine, and its result is published to them all; `locked`
-        says the caller already holds that lock (`shared.lock()`) and has pulled. Otherwise a folder
-        older than the newest shared version is refused unless `force`: publishing it would undo
-        what was changed elsewhere (a document uploaded in the console, say)."""
-        if self.shared is None or locked:
-            return self._ingest(progress)
-        with self._shared_errors(), self.shared.lock():
-            newest, mine = self.shared.latest_version(), self.shared.local_version()
-            if newest and newest != mine and not force:
-                raise IndexError_(
-                    f"This machine's corpus folder is older than the guidance shared by the other machines "
-                    f"(version {newest}; this folder was last in step at {mine or 'no version'}). Indexing it would "
-                    "undo the changes made since. Run `assistant pull` to bring this folder up to date (files changed "
-                    "there are replaced), then make your change again; or `assistant ingest --force` to publish "
-                    "this folder as it is."
-                )
-            return self._ingest(progress)
-
-    @contextlib.contextmanager
-    def _shared_errors(self):
-        from assistant.stores.shared_index import SharedIndexError
-
-        try:
-            yield
-        except SharedIndexError as err:
-            raise IndexError_(f"{err} Nothing was changed.") from err
-
-    def _ingest(self, progress) -> IngestSummary:
-        with self._lock:
-            s = self.settings
-            max_bytes = int(s.max_document_mb * 1_000_000)
-
-            def client():  # opened once the ingest lock is held
-                return self.client
-
-            summary = ingest(s.corpus_dir, s.index_dir, self.embedder, client, progress, max_bytes=max_bytes)
-            if self.shared is not None:
-                summary.shared_version = self._publish()
-            self._deps = None  # the next question sees the new index
-            return summary
-
-    def _publish(self) -> str:
-        manifest = Manifest.read(self.settings.index_dir)
-        try:
-            self.shared.publish(manifest.version)
-            return manifest.version
-        except Exception as err:  # the database down or full: this machine has it, the others not yet
-            raise IndexError_(
-                f"The guidance was indexed on this machine but could not be shared with the others ({err})."
-            ) from err
+        """Index the corpus folder (only what changed): see `IndexKeeper.ingest`. The next question
+        is answered from the new index."""
+        summary = self.keeper.ingest(progress, locked, force)
+        self._deps = None
+        return summary
 
     def pull(self) -> bool:
-        """Bring this machine's corpus and index folders to the newest shared version (nothing to do
-        without a shared index); True when anything changed. Under the local ingest lock, so that
-        it never writes beside an ingest of this machine."""
-        if self.shared is None:
-            return False
-        from filelock import FileLock
-
-        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.settings.index_dir / LOCK_FILE), timeout=LOCK_WAIT_SECONDS):
-            return self.shared.pull()
+        """Bring this machine's folders to the newest shared version; True when anything changed."""
+        return self.keeper.pull()
 
     def ensure_index(self) -> IngestSummary | None:
-        """Ingest when there is no index yet, or it was built with another embedder. With a shared
-        index, the newest published version is taken first, and only the first process to find
-        none builds one."""
-        try:
-            self.pull()
-        except Exception as err:  # the database down: this machine's copy, if it has one, answers
-            log.warning("%s This machine answers from its own copy of the index until it can.", err)
-        if self._usable_index():
-            return None
-        if self.shared is None:
-            return self.ingest()
-        with self._shared_errors(), self.shared.lock():
-            self.pull()  # another process may have built it while this one waited
-            return None if self._usable_index() else self.ingest(locked=True)
-
-    def _usable_index(self) -> bool:
-        manifest = Manifest.read(self.settings.index_dir)
-        return manifest is not None and manifest.embedder == self.embedder.name
+        """Ingest when there is no usable index yet (taking the shared one first, when there is one)."""
+        summary = self.keeper.ensure()
+        if summary is not None:
+            self._deps = None
+        return summary
 
     def deps(self) -> Deps:
         if self._deps is None:
