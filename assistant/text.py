@@ -53,3 +53,10 @@ def stem(word: str) -> str:
 def terms(text: str) -> list[str]:
     """Stemmed content words: what search indexes and what a question is checked for."""
     return [stem(w) for w in words(text) if w not in STOPWORDS]
+
+
+@lru_cache(maxsize=65536)
+def term_set(text: str) -> frozenset[str]:
+    """The terms of a text as a set, remembered: the guidance's sentences are scored against every
+    question, and their terms never change (bounded; at 100x the corpus there are 22,000 units)."""
+    return frozenset(terms(text))

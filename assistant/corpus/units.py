@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from assistant.corpus.chunking import Block, Chunk, parse_blocks, split_sentences, strip_markdown
-from assistant.text import terms
+from assistant.text import term_set
 
 # A sentence whose first words point back ("In 2021/22 this totals...") needs the one before it.
 LEANS_BACK = re.compile(r"^(\S+\s+){0,3}(this|it|they|these|its|their)\b", re.IGNORECASE)
@@ -58,21 +58,21 @@ class Unit:
 
     # Stemmed words, computed once: scoring and the topic checks ask for them many times.
     @cached_property
-    def text_terms(self) -> set[str]:
-        return set(terms(self.text))
+    def text_terms(self) -> frozenset[str]:
+        return term_set(self.text)
 
     @cached_property
-    def full_terms(self) -> set[str]:
-        return set(terms(self.full_text))
+    def full_terms(self) -> frozenset[str]:
+        return term_set(self.full_text)
 
     @cached_property
-    def context_terms(self) -> set[str]:
-        return set(terms(self.context))
+    def context_terms(self) -> frozenset[str]:
+        return term_set(self.context)
 
     @cached_property
-    def heading_terms(self) -> set[str]:
+    def heading_terms(self) -> frozenset[str]:
         """The words of the passage's own heading: the subject a sentence under it speaks of."""
-        return set(terms(self.chunk.section.split(" > ")[-1]))
+        return term_set(self.chunk.section.split(" > ")[-1])
 
     def render(self, marker: str) -> str:
         if not self.items:
