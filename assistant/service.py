@@ -49,6 +49,7 @@ class Service:
         self._stamp: tuple | None = None  # the manifest's inode, mtime and size when loaded
         self._checked = 0.0
         self._reloading = False
+        self._reload_lock = threading.Lock()
         self.answer_ids = AnswerIds(load_key(self.settings.answer_id_key, self.settings.data_dir))
         self.keeper = IndexKeeper(self.settings, lambda: self.embedder, lambda: self.client)
         self._following = False
@@ -117,10 +118,9 @@ class Service:
             try:
                 if self.shared.latest_version() not in ("", self.shared.local_version()):
                     self.pull()
-                stamp = self._manifest_stamp()
-                if stamp is not None and stamp != self._stamp and not self._reloading:
-                    self._reloading = True
-                    self._reload(stamp)
+                stamp = self._claim_reload()
+                if stamp is not None:
+                    self._reload(stamp)  # in this thread: the new index is in before the next question
                 if failing:
                     log.info("The shared index can be read again.")
                 failing = False
@@ -145,11 +145,19 @@ class Service:
         if now - self._checked < WATCH_SECONDS or self._reloading:
             return
         self._checked = now
-        stamp = self._manifest_stamp()
-        if stamp == self._stamp or stamp is None:
-            return
-        self._reloading = True
-        threading.Thread(target=self._reload, args=(stamp,), name="index-reload", daemon=True).start()
+        stamp = self._claim_reload()
+        if stamp is not None:
+            threading.Thread(target=self._reload, args=(stamp,), name="index-reload", daemon=True).start()
+
+    def _claim_reload(self) -> tuple | None:
+        """The new manifest's stamp when the index changed on disk and no reload is under way; the
+        caller then reloads (`_reload` ends the claim). One claim at a time, whoever asks."""
+        with self._reload_lock:
+            stamp = self._manifest_stamp()
+            if stamp is None or stamp == self._stamp or self._reloading:
+                return None
+            self._reloading = True
+            return stamp
 
     def _reload(self, stamp: tuple) -> None:
         try:

@@ -95,17 +95,23 @@ def fit(rows: list[dict], C: float = 3.0) -> tuple[dict, list[dict]]:
     return entry, curve
 
 
+def save_fit(path: Path, entry: dict, embedder: str) -> None:
+    """A fitted model goes under its embedder's kind (semantic or hashing) in its JSON file; the
+    other kind's entry is kept. Shared with `fit_grounding`."""
+    kind = embedder_kind(embedder)
+    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    data[kind] = entry | {"embedder": embedder}
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    print(f"Fitted on {entry['fitted_on']} with {embedder} ({kind}); threshold {entry['threshold']}")
+
+
 def main(names: list[str] | None = None, path: Path = MODEL_FILE) -> int:
     rows, embedder = collect(names)
     if len({r["answerable"] for r in rows}) < 2:
         print("Error: the dev questions need both answerable and unanswerable ones.", file=sys.stderr)
         return 2
     entry, curve = fit(rows)
-    kind = embedder_kind(embedder)
-    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    data[kind] = entry | {"embedder": embedder}
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    print(f"Fitted on {entry['fitted_on']} with {embedder} ({kind}); threshold {entry['threshold']}")
+    save_fit(path, entry, embedder)
     print(
         "weights: " + ", ".join(f"{k} {v:+.2f}" for k, v in entry["weights"].items()) + f", bias {entry['bias']:+.2f}"
     )

@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.corpus.chunking import strip_markdown
-from assistant.corpus.embeddings import embedder_kind
 from assistant.llm.checks import THRESHOLDS_FILE, UNFITTED, Closeness, Grounding, MeaningModel, facts
 from assistant.llm.sentences import Sentence
+from evals.fit_decision import save_fit
 
 HERE = Path(__file__).resolve().parent
 HAND_WRITTEN = HERE / "grounding" / "sentences.jsonl"
@@ -224,11 +224,7 @@ def main(path: Path = THRESHOLDS_FILE) -> int:
         print(f"Error: {err}", file=sys.stderr)
         return 2
     entry = fit(examples)
-    kind = embedder_kind(embedder)
-    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    data[kind] = entry | {"embedder": embedder}
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    print(f"Fitted on {entry['fitted_on']} with {embedder} ({kind}); threshold {entry['threshold']}")
+    save_fit(path, entry, embedder)
     print(
         f"weights: closeness {entry['weights']['closeness']:+.2f}, margin {entry['weights']['margin']:+.2f}, "
         f"bias {entry['bias']:+.2f}"
