@@ -1,4 +1,4 @@
-"""The `assistant` command: ingest, pull, ask, serve, eval, fit-decision, fit-grounding, model."""
+"""The `assistant` command: ingest, pull, ask, serve, eval, fit-decision, fit-grounding, train-reader, model."""
 
 from __future__ import annotations
 
@@ -40,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     fit = sub.add_parser("fit-decision", help="refit the answer-or-decline model on the dev halves of the sets")
     fit.add_argument("--set", action="append", default=None, help="fit on this set only (repeatable); default all")
     sub.add_parser("fit-grounding", help="refit the meaning check of a language model's sentences (note 007)")
+    reader = sub.add_parser("train-reader", help="train the reader from the verified model (evals/reader/, note 011)")
+    reader.add_argument("--out", default=None, help="folder for the reader; default reader/ (the shipped one)")
+    reader.add_argument("--epochs", type=int, default=None, help="override settings.json's epochs (a quick trial)")
+    reader.add_argument("--stage", choices=["all", "reader", "judge"], default="all", help="train one stage only")
+    reader.add_argument("--keep-fp32", default=None, help="also write the fp32 ONNX file here (to compare runtimes)")
     model = sub.add_parser("model", help="fetch or verify the semantic model (all-MiniLM-L6-v2)")
     model.add_argument("action", choices=["fetch", "verify"], help="fetch: get, verify and export it; verify: check it")
     model.add_argument("--dir", default=None, help="model folder; default <models_dir>/all-MiniLM-L6-v2")
@@ -54,6 +59,18 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "model":
         return _model(args)
+    if args.command == "train-reader":
+        from pathlib import Path
+
+        from evals.reader.train import OUTPUT
+        from evals.reader.train import main as train_main
+
+        return train_main(
+            Path(args.out) if args.out else OUTPUT,
+            epochs=args.epochs,
+            keep_fp32=Path(args.keep_fp32) if args.keep_fp32 else None,
+            stage=args.stage,
+        )
 
     from assistant.corpus.index import IndexError_
     from assistant.service import Service

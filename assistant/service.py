@@ -22,10 +22,11 @@ from assistant.answering.prompts import Prompts
 from assistant.answering.retrieve import Retriever
 from assistant.answering.spelling import Speller
 from assistant.corpus.deployer import load_profile
-from assistant.corpus.embeddings import make_embedder
+from assistant.corpus.embeddings import embedder_for
 from assistant.corpus.glossary import Glossary
 from assistant.corpus.index import MANIFEST, IndexError_, IngestSummary, Manifest, open_client, open_store
 from assistant.corpus.keeper import IndexKeeper
+from assistant.corpus.reader_files import ReaderStatus
 from assistant.corpus.unit_vectors import UnitVectors
 from assistant.corpus.vector_store import VectorStore
 from assistant.settings import Settings
@@ -43,6 +44,7 @@ class Service:
         self.prompts = Prompts(self.settings.prompts_dir, self.profile.values())
         self.glossary = Glossary.load(self.settings.glossary_path)
         self._embedder = None
+        self.reader_status = ReaderStatus(False, "not loaded yet")
         self._client = None
         self._deps: Deps | None = None
         self._lock = threading.Lock()
@@ -57,8 +59,7 @@ class Service:
     @property
     def embedder(self):
         if self._embedder is None:
-            s = self.settings
-            self._embedder = make_embedder(s.embedder, s.model_name, models_dir=s.models_dir, threads=s.embed_threads)
+            self._embedder, self.reader_status = embedder_for(self.settings)
         return self._embedder
 
     @property
@@ -292,7 +293,8 @@ class Service:
         up, detail = deps.retriever.store.check()
         where = f"Chroma server {self.settings.chroma_host}" if self.settings.chroma_host else "local Chroma store"
         store = {"ok": up, "detail": detail if up else f"{where} {detail}"}  # says how it answers meanwhile
-        parts = {"index": index, "vector_store": store}
+        reader = self.reader_status
+        parts = {"index": index, "vector_store": store, "reader": {"ok": reader.ok, "detail": reader.detail}}
         if self.shared is not None:
             parts["shared_index"] = self._shared_health(deps.version)
         return parts

@@ -35,6 +35,14 @@ class Settings(BaseSettings):
         "sentence-transformers/all-MiniLM-L6-v2",
         description="sentence-transformers model name or local folder.",
     )
+    reader: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: the reader trained here (reader/, verified by hash) instead of the base model; off: the base model.",
+    )
+    reader_dir: Path = Field(PROJECT_ROOT / "reader", description="The reader's folder (`assistant train-reader`).")
+    reader_sha256: str = Field(
+        "", description="SHA-256 of the reader's model.onnx; default: the shipped reader's (pinned in reader_files.py)."
+    )
     embed_threads: int | None = Field(
         None,
         ge=1,
@@ -42,7 +50,8 @@ class Settings(BaseSettings):
         description="ONNX threads for one encoding; default: the cores (fastest ingest); `serve` uses 1.",
     )
     chroma_host: str | None = Field(
-        None, description="Use a Chroma server instead of the local store (with database_url: one index for many processes)."
+        None,
+        description="Use a Chroma server instead of the local store (with database_url: one index for many processes).",
     )
     chroma_port: int = Field(8000, description="Port of the Chroma server.")
 

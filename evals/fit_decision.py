@@ -36,7 +36,10 @@ def collect(names: list[str] | None = None, split: str = "dev", training: bool =
 
     base = Settings()
     rows, embedder = [], ""
-    chosen = [(s, split) for s in by_name(names)] + ([(s, "all") for s in TRAINING_SETS] if training else [])
+    # Each set's own rule (sets.py): the dev half, or all of a set on dev documents; never a test document.
+    wanted_of = {"dev": split, "all": "all"}
+    chosen = [(s, wanted_of[s.fit_on]) for s in by_name(names) if s.fit_on in wanted_of]
+    chosen += [(s, "all") for s in TRAINING_SETS] if training else []
     for s, wanted in chosen:
         if not s.qa.is_file():
             continue

@@ -171,13 +171,23 @@ def run_sets(names: list[str] | None, out: str | None, baseline: bool, threshold
     return 1 if failures else 0
 
 
+def _reader(service) -> str | None:
+    """ "<name>@<sha256 prefix>" when the reader answered, None when the base model (or hashing) did."""
+    from assistant.corpus.reader_files import is_reader
+
+    name = service.embedder.name
+    return name if is_reader(name) else None
+
+
 def evaluate(service, items: list[QAItem], baseline: bool, config: dict) -> Run:
     from assistant.answering.answer import Turn
 
     retriever = service.deps().retriever
     run = Run(
         items,
-        service.settings.model_dump(mode="json") | {"embedder_name": service.embedder.name} | config,
+        service.settings.model_dump(mode="json")
+        | {"embedder_name": service.embedder.name, "reader": _reader(service)}
+        | config,
     )
     for item in items:
         history: list[Turn] = []
@@ -194,6 +204,7 @@ def evaluate(service, items: list[QAItem], baseline: bool, config: dict) -> Run:
             answer.declined,
             answer.timings_ms and sum(answer.timings_ms.values()),
         )
+        result.hedged = not answer.declined and not answer.confident
         report = answer.model_report or {}
         result.extra = {
             "answered_by": answer.answered_by,

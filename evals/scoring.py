@@ -51,6 +51,7 @@ class ItemResult:
     answerable: bool
     declined: bool
     rank: int | None = None
+    hedged: bool = False  # answered, opening with the plain warning that it may not be exactly that
     facts_total: int = 0
     facts_hit: int = 0
     citations_total: int = 0
@@ -94,10 +95,20 @@ def summarise(results: list[ItemResult]) -> dict:
             "decline_recall": _share(sum(1 for r in unanswerable if r.declined), len(unanswerable)),
             "false_decline_rate": _share(sum(1 for r in answerable if r.declined), len(answerable)),
         },
+        # Answered plainly, answered with a warning ("the closest it comes"), or declined.
+        "outcomes": {"answerable": _outcomes(answerable), "unanswerable": _outcomes(unanswerable)},
         "latency_ms": {
             "p50": round(_percentile(latencies, 50), 2) if latencies else None,
             "p95": round(_percentile(latencies, 95), 2) if latencies else None,
         },
+    }
+
+
+def _outcomes(results: list[ItemResult]) -> dict:
+    return {
+        "answered": _share(sum(1 for r in results if not r.declined and not r.hedged), len(results)),
+        "hedged": _share(sum(1 for r in results if r.hedged), len(results)),
+        "declined": _share(sum(1 for r in results if r.declined), len(results)),
     }
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+READER_DATA = HERE / "reader-data"
 
 
 @dataclass(frozen=True)
@@ -18,12 +19,16 @@ class EvalSet:
     name: str
     qa: Path  # JSON Lines, the format of evals/qa.jsonl
     corpus: Path  # the folder of documents the questions are about
+    fit_on: str = "dev"  # what `assistant fit-decision` may read: the dev half, "all", or "none"
 
 
 SETS: tuple[EvalSet, ...] = (
     EvalSet("original", HERE / "qa.jsonl", ROOT / "corpus"),
     EvalSet("voices", HERE / "voices.jsonl", ROOT / "corpus"),
     EvalSet("other", HERE / "other-corpus" / "qa.jsonl", HERE / "other-corpus" / "docs"),
+    # The reader's documents (evals/reader-data/, split by document): dev chooses, test only reports.
+    EvalSet("reader-dev", READER_DATA / "dev" / "questions.jsonl", READER_DATA / "dev" / "docs", fit_on="all"),
+    EvalSet("reader-test", READER_DATA / "test" / "questions.jsonl", READER_DATA / "test" / "docs", fit_on="none"),
 )
 
 

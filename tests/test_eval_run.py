@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import ROOT
 
 # The summary keys of a run (and of `--qa FILE`): a deployer's scripts read these.
-SUMMARY_KEYS = {"questions", "answerable", "retrieval", "answers", "declines", "latency_ms", "by_topic"}
+SUMMARY_KEYS = {"questions", "answerable", "retrieval", "answers", "declines", "latency_ms", "by_topic", "outcomes"}
 
 
 def _eval(args: list[str], data_dir, timeout: int = 300, **env) -> subprocess.CompletedProcess:
@@ -35,6 +35,7 @@ def all_sets(tmp_path_factory):
     proc = _eval(
         ["--baseline", "--out", str(tmp / "run"), "--thresholds", str(ROOT / "evals" / "thresholds.json")],
         tmp / "data",
+        timeout=900,
     )
     present = [s.name for s in SETS if s.qa.is_file()]
     return proc, tmp / "run", present
@@ -64,6 +65,13 @@ def test_every_set_runs_and_meets_its_floors(all_sets):
         config = json.loads((folder / "config.json").read_text())
         assert config["embedder_name"] in (folder / "report.md").read_text()
         assert config["data_dir"].endswith(os.path.join("eval", name))  # each set has its own index
+        # The reader that answered is named by its hash (None when the base model or hashing did).
+        assert config["reader"] in (None, config["embedder_name"])
+        assert config["reader"] is None or config["reader"].startswith("clinks-reader@")
+        outcomes = summary[name]["all"]["outcomes"]
+        for kind in ("answerable", "unanswerable"):
+            if outcomes[kind]["declined"] is not None:
+                assert abs(sum(outcomes[kind].values()) - 1) < 0.01
     assert "embedder_name" in table and "## Failed questions" in (out / "original" / "report.md").read_text()
 
 

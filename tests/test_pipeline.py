@@ -92,6 +92,31 @@ def test_follow_ups_use_the_conversation(service):
 
 
 @pytest.mark.parametrize(
+    "earlier,question",
+    [
+        ("what is a TOM", "what's the weather in Leeds"),
+        ("What does call-off mean?", "What is the capital of France?"),
+        ("how much does it cost to qualify", "who won the football last night"),
+    ],
+)
+def test_an_off_topic_follow_up_is_declined_as_it_would_be_on_its_own(service, earlier, question):
+    history = [Turn("user", earlier), Turn("assistant", service.ask(earlier).text)]
+    a = service.ask(question, history)
+    assert a.declined and not a.citations, a.text
+    # ...while one that leans on the earlier question is still answered from it.
+    assert not service.ask("how often does it need renewing", [Turn("user", "What is IASME Gold?")]).declined
+
+
+def test_a_new_subject_the_guidance_never_mentions_is_not_borrowed_into():
+    from assistant.answering.followup import condense
+
+    history = [Turn("user", "what is a TOM"), Turn("assistant", "The Target Operating Model...")]
+    unknown = lambda q: False  # noqa: E731 - the guidance uses none of the question's words
+    assert condense("whats the weather like in cardiff tmrw", history, unknown).borrowed == ""
+    assert condense("how much?", history, unknown).borrowed == "what is a TOM"  # nothing of its own
+
+
+@pytest.mark.parametrize(
     "question,status",
     [
         ("What is the capital of France?", Status.DECLINED_OUT_OF_SCOPE),

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.corpus.embeddings import embedder_kind
+from assistant.corpus.embeddings import fitted_entry
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class DecisionModel:
 def load_model(embedder_name: str, path: Path = MODEL_FILE) -> DecisionModel | None:
     """The fitted model for this kind of embedder, or None (then the fallback rule decides)."""
     try:
-        entry = json.loads(path.read_text(encoding="utf-8")).get(embedder_kind(embedder_name))
+        entry = fitted_entry(json.loads(path.read_text(encoding="utf-8")), embedder_name)
         if not entry:
             return None
         weights = {name: float(entry["weights"][name]) for name in FEATURES if name in entry["weights"]}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from assistant.answering.answer import Turn
 from assistant.answering.intents import question_intents
-from assistant.text import STOPWORDS
+from assistant.text import STOPWORDS, terms
 
 PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|this|that|these|those|there|he|she|one)\b", re.IGNORECASE)
 MAX_SUBJECT_WORDS = 5
@@ -41,10 +41,21 @@ def condense(question: str, history: list[Turn], has_subject) -> Condensed:
         asked = " ".join(i.name for i in question_intents(previous))
         borrowed = _intent_words(previous) if asked else ""
         return Condensed(f"{question} {borrowed}".strip(), borrowed)
-    if PRONOUN.search(question) or CONTINUES.search(question) or not has_subject(question):
+    leans_back = PRONOUN.search(question) or CONTINUES.search(question)
+    if not leans_back and not has_subject(question) and _own_words(question):
+        # Words of its own, none of which the guidance uses, and nothing pointing back: a new
+        # subject ("what's the weather in Leeds"), judged as asked, not answered from the last one.
+        return Condensed(question, "")
+    if leans_back or not has_subject(question):
         last = next((t.content for t in reversed(history) if t.role == "assistant"), "")
         return Condensed(f"{question} {previous}", previous, last, _resolve(question, previous))
     return Condensed(question, "")
+
+
+def _own_words(question: str) -> set[str]:
+    """The question's words beyond the kind of fact it asks for ("how much?" has none)."""
+    asked = set().union(*(i.words for i in question_intents(question)))
+    return set(terms(question)) - asked
 
 
 def _resolve(question: str, previous: str) -> str:

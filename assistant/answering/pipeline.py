@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -28,7 +29,6 @@ from assistant.answering.spelling import Speller
 from assistant.corpus.glossary import Glossary
 from assistant.corpus.index import IndexError_
 from assistant.corpus.unit_vectors import UnitVectors
-from assistant.llm.stage import Writer, write_with_model
 from assistant.settings import Settings
 from assistant.text import terms
 
@@ -42,6 +42,13 @@ GENERIC_FAILURE = "Something went wrong on our side; please try again in a momen
 # A follow-up leans on the last exchange or two, never on the whole conversation: only these
 # last turns are read, each cut to a bounded length, so a long or pasted history costs nothing.
 HISTORY_TURNS_USED = 4
+
+
+class Writer(Protocol):
+    """A language model that writes the answer from the passages (assistant/llm/ builds one): it
+    sets `ctx.answer` from sentences that pass its checks, or leaves it unset."""
+
+    def write(self, ctx: Context) -> None: ...
 
 
 @dataclass
@@ -164,6 +171,13 @@ def retrieve(ctx: Context) -> None:
     # the last answer was: the passages it quoted join the search.
     quoted = retriever.quoted_by(ctx.condensed.last_answer) if ctx.condensed.last_answer else []
     ctx.passages = retriever.search(ctx.condensed.search_text, ctx.deps.settings.top_k, ctx.query_vector, quoted)
+
+
+def write_with_model(ctx: Context) -> None:
+    """Optional (ASSISTANT_LLM_PROVIDER): the model writes the answer from the retrieved passages,
+    sentence by checked sentence; otherwise, or when it fails, the quoted answer follows."""
+    if ctx.deps.llm is not None and ctx.passages:
+        ctx.deps.llm.write(ctx)
 
 
 def compose_answer(ctx: Context) -> None:

@@ -17,25 +17,30 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import threading
 from pathlib import Path
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.corpus import model_files
+from assistant.corpus import model_files, reader_files
+from assistant.corpus.onnx_encoder import EmbedderUnavailable, OnnxEncoder
 from assistant.text import normalise, terms
 
 log = logging.getLogger(__name__)
 
 
 def embedder_kind(embedder_name: str) -> str:
-    """'hashing' for the lexical fallback, 'semantic' for a model: their cosines mean different things."""
-    return "hashing" if embedder_name.startswith("hashing") else "semantic"
+    """'hashing' for the lexical fallback, 'reader' for the reader trained here, 'semantic' for
+    another model: their cosines mean different things, so each gets its own fitted entries."""
+    if embedder_name.startswith("hashing"):
+        return "hashing"
+    return "reader" if reader_files.is_reader(embedder_name) else "semantic"
 
 
-class EmbedderUnavailable(Exception):
-    """The configured embedder cannot be used here; the message says what to do."""
+def fitted_entry(fitted: dict, embedder_name: str):
+    """The entry fitted for this embedder's kind; the reader, until fitted for, uses the base model's."""
+    kind = embedder_kind(embedder_name)
+    return fitted.get(kind) or (fitted.get("semantic") if kind == "reader" else None)
 
 
 class HashingEmbedder(Embeddings):
@@ -116,14 +121,9 @@ class SentenceTransformerEmbedder(Embeddings):
         return self.load().embed_query(text)
 
 
-class OnnxEmbedder(Embeddings):
-    """all-MiniLM-L6-v2 on ONNX Runtime: `tokenizers` for the word pieces, numpy for the pooling.
-
-    Same vectors as sentence-transformers (cosine > 0.9999; checked when the file is exported)
-    at a tenth of its import time and less than half its memory. The two files it loads are checked
-    at load: tokenizer.json against the official hash (read once, checked, then parsed from those
-    bytes), model.onnx against the hash recorded in onnx.json when it was exported and checked.
-    """
+class OnnxEmbedder(OnnxEncoder):
+    """The official all-MiniLM-L6-v2 on ONNX Runtime: tokenizer.json checked against the official
+    hash, model.onnx against the hash recorded in onnx.json when it was exported and checked."""
 
     def __init__(
         self,
@@ -137,156 +137,26 @@ class OnnxEmbedder(Embeddings):
     ) -> None:
         """`expected_sha256="recorded"` checks model.onnx against onnx.json; None skips (export check)."""
         self.folder = Path(folder)
-        self.onnx_file = Path(onnx_file) if onnx_file else self.folder / model_files.ONNX_FILE
         self.expected_sha256 = expected_sha256
-        self.threads = threads or _default_threads()
-        self.batch_size = batch_size
-        self.batch_tokens = batch_tokens
-        self.name = model_files.MODEL_NAME
-        self._session = None
-        self._tokenizer = None
-        self._lock = threading.Lock()
-
-    def load(self) -> OnnxEmbedder:
-        if self._session is None:
-            with self._lock:
-                if self._session is None:
-                    self._load()
-        return self
-
-    def _load(self) -> None:
-        try:
-            import onnxruntime as ort
-            from tokenizers import Tokenizer
-        except ImportError as err:
-            raise EmbedderUnavailable(f"The ONNX runtime is not installed here ({err.name}).") from err
-        try:
-            tokenizer_bytes = _checked_bytes(self.folder / "tokenizer.json", *model_files.FILES["tokenizer.json"])
-            expected = self.expected_sha256
-            if expected == "recorded":
-                record = model_files.read_onnx_record(self.folder)
-                model_files.check_file(self.onnx_file.parent, self.onnx_file.name, record["sha256"], record["bytes"])
-            elif expected is not None:
-                model_files.check_file(self.onnx_file.parent, self.onnx_file.name, expected, None)
-        except model_files.ModelFileError as err:
-            raise EmbedderUnavailable(f"{err} {model_files.FIX_HINT}") from err
-        try:
-            tokenizer = Tokenizer.from_str(tokenizer_bytes.decode("utf-8"))
-            # tokenizer.json ships with fixed padding and truncation at 128; the model's own setting
-            # (sentence_bert_config.json) is 256, and batches are padded here, to their longest.
-            tokenizer.enable_truncation(max_length=model_files.MAX_SEQ_LENGTH)
-            tokenizer.no_padding()
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self.threads
-            options.inter_op_num_threads = 1
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.log_severity_level = 3
-            # Idle threads must not spin waiting for work: under many questions at once, spinning
-            # burnt a third of the CPU (22 -> 14 ms of CPU per answer, measured here).
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-            # By path, not from the checked bytes: ONNX Runtime keeps a copy of a byte buffer (+90 MB).
-            session = ort.InferenceSession(str(self.onnx_file), options, providers=["CPUExecutionProvider"])
-        except Exception as err:  # a corrupt file or an incompatible runtime: one message
-            raise EmbedderUnavailable(
-                f"The ONNX model in {self.folder} could not be loaded ({type(err).__name__}: {err}). "
-                f"{model_files.FIX_HINT}"
-            ) from err
-        self._tokenizer, self._session = tokenizer, session
-
-    def _encode(self, encodings: list) -> np.ndarray:
-        """One padded batch through the model, then mean pooling over the attention mask and L2."""
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(encodings), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        types = np.zeros_like(ids)
-        for row, e in enumerate(encodings):
-            n = len(e.ids)
-            ids[row, :n], mask[row, :n], types[row, :n] = e.ids, e.attention_mask, e.type_ids
-        (hidden,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
-        weights = mask[:, :, None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """In batches of similar length (sorted), so little of each batch is padding.
-
-        A batch holds up to `batch_size` texts and `batch_tokens` padded tokens: 64 short sentences,
-        or 4 passages of 256 tokens. Measured here, bigger batches of passages are no faster but ONNX
-        Runtime keeps the memory of the largest one (32 passages of 256 tokens: +900 MB).
-        """
-        if not texts:
-            return []
-        self.load()
-        encodings = self._tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        out = np.zeros((len(texts), 384), dtype=np.float32)
-        batch: list[int] = []
-        for i in order:  # ascending length: the newest text is the longest of its batch
-            if batch and (
-                len(batch) == self.batch_size or (len(batch) + 1) * len(encodings[i].ids) > self.batch_tokens
-            ):
-                out[batch] = self._encode([encodings[j] for j in batch])
-                batch = []
-            batch.append(i)
-        out[batch] = self._encode([encodings[j] for j in batch])
-        return out.tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        self.load()
-        return self._encode([self._tokenizer.encode(text)])[0].tolist()
-
-    def embed_queries(self, texts: list[str]) -> list[list[float]]:
-        """Question vectors, each from at most `QUERY_MAX_TOKENS` word pieces: a real question is far
-        shorter, and the model's cost grows with the square of the length, so pasted text must not
-        cost more than a long question."""
-        self.load()
-        encodings = [_Truncated.of(e, QUERY_MAX_TOKENS) for e in self._tokenizer.encode_batch(list(texts))]
-        return self._encode(encodings).tolist()
-
-
-QUERY_MAX_TOKENS = 64  # about 45 words; the longest question of the evaluation sets is 30 word pieces
-
-
-class _Truncated:
-    """An encoding cut to `limit` word pieces, its closing [SEP] kept."""
-
-    def __init__(self, ids, attention_mask, type_ids) -> None:
-        self.ids, self.attention_mask, self.type_ids = ids, attention_mask, type_ids
-
-    @classmethod
-    def of(cls, encoding, limit: int):
-        ids, mask, types = encoding.ids, encoding.attention_mask, encoding.type_ids
-        if len(ids) <= limit:
-            return encoding
-        return cls(ids[: limit - 1] + ids[-1:], mask[: limit - 1] + mask[-1:], types[: limit - 1] + types[-1:])
-
-
-def _checked_bytes(path: Path, sha256: str, size: int | None) -> bytes:
-    """The file's bytes, if they have the official hash: the bytes checked are the bytes used."""
-    name = f"'{path.name}' in {path.parent}"
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise model_files.ModelFileError(f"Model file {name} is missing.") from None
-    except OSError as err:
-        raise model_files.ModelFileError(f"Model file {name} cannot be read ({err.strerror or err}).") from err
-    if size is not None and len(data) != size:
-        raise model_files.ModelFileError(
-            f"Model file {name} has the wrong size ({len(data):,} bytes, expected {size:,})."
+        super().__init__(
+            self.folder / "tokenizer.json",
+            Path(onnx_file) if onnx_file else self.folder / model_files.ONNX_FILE,
+            tokenizer_sha256=model_files.FILES["tokenizer.json"][0],
+            name=model_files.MODEL_NAME,
+            fix_hint=model_files.FIX_HINT,
+            threads=threads,
+            batch_size=batch_size,
+            batch_tokens=batch_tokens,
         )
-    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
-        raise model_files.ModelFileError(f"Model file {name} does not match the official SHA-256: it was altered.")
-    return data
 
-
-def _default_threads() -> int:
-    """All the cores this process may use, at most 4 (the model is too small to gain from more)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 4))
+    def expected_onnx(self) -> tuple[str | None, int | None]:
+        if self.expected_sha256 != "recorded":
+            return self.expected_sha256, None
+        try:
+            record = model_files.read_onnx_record(self.folder)
+        except model_files.ModelFileError as err:
+            raise self._unavailable(str(err)) from err
+        return record["sha256"], record["bytes"]
 
 
 def make_embedder(
@@ -336,6 +206,31 @@ def make_embedder(
         log.warning("%s Using the hashing embedder instead.", err)
         return HashingEmbedder()
     return embedder
+
+
+def embedder_for(settings) -> tuple[Embeddings, reader_files.ReaderStatus]:
+    """The embedder the settings ask for, and whether the reader is it.
+
+    With the official model configured (the default), the reader trained here is used instead
+    when its folder verifies; otherwise one warning says why, and the base model answers as before.
+    """
+    s = settings
+    wanted = s.reader == "auto" and s.embedder in ("auto", "onnx")
+    if wanted and _official_folder(s.model_name, s.models_dir) is not None:
+        sha256 = s.reader_sha256 or reader_files.SHIPPED_SHA256
+        try:
+            reader = reader_files.load_reader(s.reader_dir, sha256, s.embed_threads)
+            detail = f"{reader.name}, verified, from {s.reader_dir}"
+            return reader, reader_files.ReaderStatus(True, detail)
+        except EmbedderUnavailable as err:
+            log.warning("The reader cannot be used: %s The base model answers meanwhile.", err)
+            status = reader_files.ReaderStatus(False, f"not in use: {err}")
+    elif s.reader == "off":
+        status = reader_files.ReaderStatus(False, "off (ASSISTANT_READER=off)")
+    else:
+        status = reader_files.ReaderStatus(False, f"not used with ASSISTANT_EMBEDDER={s.embedder} and this model")
+    embedder = make_embedder(s.embedder, s.model_name, models_dir=s.models_dir, threads=s.embed_threads)
+    return embedder, status
 
 
 def _official_folder(model_name: str, models_dir: Path | str | None) -> Path | None:

@@ -78,7 +78,6 @@ def default_folder(models_dir: Path | str | None = None) -> Path:
     return Path(models_dir) / FOLDER_NAME
 
 
-
 def check_file(folder: Path, name: str, sha256: str, size: int | None) -> None:
     """One file against its expected size and hash; ModelFileError naming the file otherwise."""
     path = Path(folder) / name
@@ -309,7 +308,7 @@ def export_onnx(folder: Path | str) -> dict:
     try:
         exported = tmp / ONNX_FILE
         try:
-            _torch_export(folder, exported)
+            export_bert(folder, exported)
         except Exception as err:
             raise ModelFileError(f"Exporting {ONNX_FILE} failed ({type(err).__name__}: {err}).") from err
         min_cosine = _check_against_sentence_transformers(folder, exported)
@@ -340,7 +339,8 @@ def export_onnx(folder: Path | str) -> dict:
     return verify_onnx(folder)
 
 
-def _torch_export(folder: Path, target: Path) -> None:
+def export_bert(folder: Path, target: Path) -> None:
+    """A BertModel folder (safetensors) to one ONNX file, last hidden state out (the reader uses it too)."""
     import warnings
 
     import torch
@@ -394,12 +394,12 @@ def _check_against_sentence_transformers(folder: Path, onnx_file: Path) -> float
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-    from assistant.corpus.embeddings import OnnxEmbedder
+    from assistant.corpus.onnx_encoder import OnnxEncoder
 
     reference = SentenceTransformer(str(folder), device="cpu").encode(
         list(CHECK_SENTENCES), normalize_embeddings=True, convert_to_numpy=True
     )
-    onnx = OnnxEmbedder(folder, onnx_file=onnx_file, expected_sha256=None)
+    onnx = OnnxEncoder(folder / "tokenizer.json", onnx_file, tokenizer_sha256=FILES["tokenizer.json"][0])
     ours = np.array(onnx.embed_documents(list(CHECK_SENTENCES)))
     cosines = (reference * ours).sum(axis=1)
     if cosines.min() <= 0.9999:

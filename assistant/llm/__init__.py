@@ -2,7 +2,7 @@
 
 Off unless `ASSISTANT_LLM_PROVIDER` is set; the quoted (extractive) answer stays the default and
 the fallback. The group owns:
-- `stage.py`: the answer path's `write_with_model` stage and the rules for when a reply stands;
+- `stage.py`: the `Writer` that the answer path's `write_with_model` stage calls, and the rules for when a reply stands;
 - `models.py`: settings -> a LangChain chat model (`init_chat_model`; the provider's package is
   imported only here, only when it is switched on);
 - `prompt.py`: what is sent (prompts/llm_system.md, prompts/llm_question.md), personal data redacted;

@@ -30,7 +30,7 @@ import numpy as np
 
 from assistant.answering.question_checks import INJECTION
 from assistant.corpus.chunking import Chunk, strip_markdown
-from assistant.corpus.embeddings import embedder_kind
+from assistant.corpus.embeddings import fitted_entry
 from assistant.corpus.units import Unit, units_of
 from assistant.llm.sentences import Sentence
 
@@ -243,7 +243,7 @@ def _ngrams(text: str, n: int) -> set[tuple[str, ...]]:
 def load_model(embedder_name: str, path: Path = THRESHOLDS_FILE) -> MeaningModel:
     """The fitted model for this kind of embedder (a model's cosines and the hashing fallback's differ)."""
     try:
-        entry = json.loads(path.read_text(encoding="utf-8")).get(embedder_kind(embedder_name))
+        entry = fitted_entry(json.loads(path.read_text(encoding="utf-8")), embedder_name)
         if entry:
             w = entry["weights"]
             return MeaningModel(

@@ -1,5 +1,6 @@
-"""The answer path's optional stage: a language model writes the answer from the retrieved
-passages, and only sentences that pass every check in `checks.py` are shown.
+"""The writer behind the answer path's optional stage (`write_with_model`, answering/pipeline.py):
+a language model writes the answer from the retrieved passages, and only sentences that pass
+every check in `checks.py` are shown.
 
 The rules, in the order they apply to a reply:
 - "NOT COVERED" as the first sentence: the standard decline (contacts only from the deployer's file);
@@ -173,15 +174,6 @@ class Draft:
             for n, ours in self._numbers.items()
             for c in [self.passages[n - 1]]
         ]
-
-
-def write_with_model(ctx) -> None:
-    """Optional (ASSISTANT_LLM_PROVIDER): the model writes the answer from the retrieved passages,
-    sentence by checked sentence; otherwise, or when it fails, the quoted answer follows."""
-    writer = ctx.deps.llm
-    if writer is None or not ctx.passages:
-        return
-    writer.write(ctx)
 
 
 def make_writer(settings: Settings, prompts: Prompts, embedder, unit_vectors, model=None) -> Writer:
