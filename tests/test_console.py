@@ -272,7 +272,7 @@ def test_the_deployers_files_are_checked_before_they_are_saved(console):
 
 
 def test_declined_and_thumbs_down_questions_are_kept_redacted(console):
-    declined = "my email is jo.bloggs@example.org - can you help us set up a prison choir?"
+    declined = "my email is jo.bloggs@example.org - what songs should our prison choir sing?"
     answer = console.post("/api/ask", json={"question": declined}).json()
     assert answer["declined"]
     streamed = console.post(
@@ -287,7 +287,7 @@ def test_declined_and_thumbs_down_questions_are_kept_redacted(console):
     assert console.post("/api/feedback", json={**verdict, "reason": "unclear"}).status_code == 200
     report = console.get("/api/admin/unanswered?days=7", auth=ADMIN).json()
     texts = [q for topic in report["topics"] for q in topic["questions"]]
-    assert "my email is [email] - can you help us set up a prison choir?" in texts
+    assert "my email is [email] - what songs should our prison choir sing?" in texts
     assert "What is a call-off?" in texts
     assert "[name] here, [phone number]: what is the best paint for a community mural?" in texts
     assert "jo.bloggs" not in json.dumps(report)

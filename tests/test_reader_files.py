@@ -12,6 +12,7 @@ import pytest
 
 from assistant.corpus import model_files, reader_files
 from assistant.corpus.embeddings import OnnxEmbedder, embedder_for
+from assistant.files import sha256_file
 from tests.conftest import ROOT, make_settings
 
 READER = ROOT / "reader"
@@ -30,13 +31,14 @@ def base_model():
 def test_the_shipped_reader_matches_its_pinned_hash_and_its_record():
     record = json.loads((READER / "reader.json").read_text(encoding="utf-8"))
     assert reader_files.SHIPPED_SHA256, "no hash is pinned for the shipped reader"
-    assert record["model"]["sha256"] == reader_files.SHIPPED_SHA256
+    assert sha256_file(READER / "reader.json") == reader_files.SHIPPED_SHA256  # the pin covers the record...
+    assert record["model"]["sha256"] == sha256_file(READER / "model.onnx")  # ...and the record the model
     assert record["base"]["weights_sha256"] == model_files.FILES["model.safetensors"][0]
     assert len(record["data"]["sha256"]) == 64 and record["dev"]["onnx_int8"]["top3"] > record["dev"]["base"]["top3"]
     files = sum(p.stat().st_size for p in READER.iterdir() if p.is_file())
     assert files <= 50_000_000, f"the reader's files take {files:,} bytes; the limit is 50 MB"
     encoder = reader_files.load_reader(READER, reader_files.SHIPPED_SHA256)
-    assert encoder.name == reader_files.reader_name(reader_files.SHIPPED_SHA256)
+    assert encoder.name == reader_files.reader_name(record["model"]["sha256"])
 
 
 def test_the_reader_is_used_by_default_and_named_where_deployers_look(service, base_model):
@@ -82,7 +84,7 @@ def test_a_deployers_own_reader_is_used_with_its_own_hash(tmp_path, base_model):
         tmp_path, embedder="auto", reader_dir=folder, reader_sha256=sha, models_dir=ROOT / "models"
     )
     embedder, status = embedder_for(settings)
-    assert status.ok and embedder.name == reader_files.reader_name(sha)
+    assert status.ok and embedder.name == reader_files.reader_name(reader_files.read_record(folder)["model"]["sha256"])
     wrong = make_settings(
         tmp_path, embedder="auto", reader_dir=folder, reader_sha256="0" * 64, models_dir=ROOT / "models"
     )

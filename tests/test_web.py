@@ -57,6 +57,7 @@ def test_health_and_documents(client, service):
     assert {name: part["ok"] for name, part in health["parts"].items()} == {
         "index": True,
         "vector_store": True,
+        "reader": True,  # the trained reader answers, verified
         "feedback_store": True,
     }
     assert health["parts"]["index"]["documents"] == 1 and health["parts"]["index"]["version"]

@@ -69,8 +69,11 @@ WEIGHTS = Weights()
 HASHING_WEIGHTS = Weights(lexical=3.0, passage=0.0, feedback=0.0)
 
 
+READER_WEIGHTS = Weights(repeat_penalty=0.92)
+
+
 def weights_for(embedder_name: str) -> Weights:
-    return HASHING_WEIGHTS if embedder_kind(embedder_name) == "hashing" else WEIGHTS
+    return {"hashing": HASHING_WEIGHTS, "reader": READER_WEIGHTS}.get(embedder_kind(embedder_name), WEIGHTS)
 
 
 def compose(
