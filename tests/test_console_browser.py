@@ -6,6 +6,7 @@ critical on any console page. Screenshots go to test-artifacts/."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,7 @@ EXPENSES = (
     "Claims must be made within 30 days of the journey using the expenses form.\n"
 )
 MILEAGE = "What mileage rate can volunteers claim for driving to the visitor centre?"
-DECLINED = "my email is jo.bloggs@example.org - can you help us set up a prison choir?"
+DECLINED = "my email is jo.bloggs@example.org - what songs should our prison choir sing?"
 
 
 def wait_text(page, text: str, within: str = "body", timeout: float = 20000) -> None:
@@ -179,11 +180,14 @@ def test_a_declined_question_appears_redacted_with_the_charts(console_server, co
     page.get_by_role("tab", name="Questions not answered").click()
     wait_text(page, "[email]", "#topics-table")
     content = page.content()
-    assert "jo.bloggs" not in content and "can you help us set up a prison choir?" in content
+    assert "jo.bloggs" not in content and "what songs should our prison choir sing?" in content
     weekly = page.locator("#weekly-chart svg[role=img]")
     topics = page.locator("#topics-chart svg[role=img]")
     assert weekly.locator("rect").count() > 3 and topics.locator("rect").count() >= 1
-    assert "declined 1" in weekly.locator("desc").text_content()
+    # This week's declines include it (the mileage question, asked before its document was added, is
+    # declined too).
+    this_week = weekly.locator("desc").text_content().split(";")[-1]
+    assert int(re.search(r"declined (\d+)", this_week).group(1)) >= 1
     box = weekly.bounding_box()
     assert box["width"] > 300 and box["height"] > 100  # drawn, not collapsed
     settled(page)
