@@ -29,6 +29,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from assistant import files
 from assistant.files import sha256_file
 
 log = logging.getLogger(__name__)
@@ -80,25 +81,7 @@ def default_folder(models_dir: Path | str | None = None) -> Path:
 
 def check_file(folder: Path, name: str, sha256: str, size: int | None) -> None:
     """One file against its expected size and hash; ModelFileError naming the file otherwise."""
-    path = Path(folder) / name
-    where = f"'{name}' in {folder}"
-    if not path.is_file():
-        raise ModelFileError(f"Model file {where} is missing.")
-    try:
-        actual_size = path.stat().st_size
-        if size is not None and actual_size != size:
-            raise ModelFileError(
-                f"Model file {where} has the wrong size ({actual_size:,} bytes, expected {size:,}): "
-                "truncated or replaced."
-            )
-        actual = sha256_file(path)
-    except OSError as err:
-        raise ModelFileError(f"Model file {where} cannot be read ({err.strerror or err}).") from err
-    if actual != sha256:
-        raise ModelFileError(
-            f"Model file {where} does not match the official SHA-256 (got {actual[:12]}..., expected "
-            f"{sha256[:12]}...): it was altered or is another version."
-        )
+    files.check_file(folder, name, sha256, size, ModelFileError)
 
 
 def verify(folder: Path | str) -> None:

@@ -4,13 +4,12 @@ Any BERT-style model exported to ONNX (last hidden state out; mean pooling and L
 the official all-MiniLM-L6-v2 (`assistant.corpus.model_files`) and the reader trained from it
 (`assistant.corpus.reader_files`). The two files it loads are checked at load against the
 hashes it is given: the tokenizer's bytes are read once, checked, then parsed from those bytes;
-the model file is hashed before ONNX Runtime opens it. It knows nothing about where hashes come
+the model file is hashed before ONNX Runtime opens it (`assistant.files`). It knows nothing about where hashes come
 from, so the modules that do can both use it without importing each other.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from pathlib import Path
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from assistant.files import sha256_file
+from assistant.files import check_file, checked_bytes
 
 #: The model's own max_seq_length (all-MiniLM-L6-v2's sentence_bert_config.json): longer texts are truncated.
 MAX_SEQ_LENGTH = 256
@@ -84,10 +83,10 @@ class OnnxEncoder(Embeddings):
             from tokenizers import Tokenizer
         except ImportError as err:
             raise EmbedderUnavailable(f"The ONNX runtime is not installed here ({err.name}).") from err
-        tokenizer_bytes = checked_bytes(self.tokenizer_file, self.tokenizer_sha256, None, self._unavailable)
+        tokenizer_bytes = checked_bytes(self.tokenizer_file, self.tokenizer_sha256, self._unavailable)
         sha256, size = self.expected_onnx()
         if sha256 is not None:
-            check_file(self.onnx_file, sha256, size, self._unavailable)
+            check_file(self.onnx_file.parent, self.onnx_file.name, sha256, size, self._unavailable)
         try:
             tokenizer = Tokenizer.from_str(tokenizer_bytes.decode("utf-8"))
             # tokenizer.json ships with fixed padding and truncation at 128; the model's own setting
@@ -174,40 +173,6 @@ class _Truncated:
         if len(ids) <= limit:
             return encoding
         return cls(ids[: limit - 1] + ids[-1:], mask[: limit - 1] + mask[-1:], types[: limit - 1] + types[-1:])
-
-
-def check_file(path: Path, sha256: str, size: int | None, error) -> None:
-    """The file has this size and SHA-256, or `error(message)` is raised naming it."""
-    name = f"'{path.name}' in {path.parent}"
-    if not path.is_file():
-        raise error(f"Model file {name} is missing.")
-    try:
-        actual_size = path.stat().st_size
-        if size is not None and actual_size != size:
-            raise error(f"Model file {name} has the wrong size ({actual_size:,} bytes, expected {size:,}).")
-        actual = sha256_file(path)
-    except OSError as err:
-        raise error(f"Model file {name} cannot be read ({err.strerror or err}).") from err
-    if actual != sha256:
-        raise error(
-            f"Model file {name} does not match its SHA-256 (got {actual[:12]}..., expected {sha256[:12]}...): it was altered."
-        )
-
-
-def checked_bytes(path: Path, sha256: str | None, size: int | None, error) -> bytes:
-    """The file's bytes, if they have the expected hash: the bytes checked are the bytes used."""
-    name = f"'{path.name}' in {path.parent}"
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise error(f"Model file {name} is missing.") from None
-    except OSError as err:
-        raise error(f"Model file {name} cannot be read ({err.strerror or err}).") from err
-    if size is not None and len(data) != size:
-        raise error(f"Model file {name} has the wrong size ({len(data):,} bytes, expected {size:,}).")
-    if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
-        raise error(f"Model file {name} does not match the official SHA-256: it was altered.")
-    return data
 
 
 def default_threads() -> int:

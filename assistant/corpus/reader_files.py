@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.corpus import model_files
-from assistant.corpus.onnx_encoder import EmbedderUnavailable, OnnxEncoder, checked_bytes
+from assistant.corpus.onnx_encoder import EmbedderUnavailable, OnnxEncoder
+from assistant.files import checked_bytes
 
 NAME = "clinks-reader"
 RECORD = "reader.json"
@@ -58,7 +59,7 @@ def load_reader(folder: Path | str, sha256: str, threads: int | None = None) -> 
         return EmbedderUnavailable(f"{message} {FIX_HINT}")
 
     try:
-        record = json.loads(checked_bytes(folder / RECORD, sha256, None, error))
+        record = json.loads(checked_bytes(folder / RECORD, sha256, error))
         model_sha256 = record["model"]["sha256"]
     except (ValueError, KeyError, TypeError) as err:
         raise error(f"The reader's {RECORD} in {folder} is not a reader record ({err}).") from err

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import math
 import random
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
-from assistant.corpus.onnx_encoder import EmbedderUnavailable, check_file, checked_bytes, default_threads
 from evals.reader.data import Split
 from evals.reader.metrics import auc
+from evals.reader.train import length_groups
 
 JUDGE_FILE = "judge.onnx"
 
@@ -34,22 +33,12 @@ class TorchJudge:
         self.tokenizer.no_padding()
         self.model = BertForSequenceClassification.from_pretrained(str(folder), num_labels=1)
 
-    def forward(self, pairs: list[tuple[str, str]], group: int = 8):
-        """Logits in the pairs' order, computed in groups of similar length (less padding)."""
+    def forward(self, pairs: list[tuple[str, str]]):
+        """Logits in the pairs' order."""
         import torch
 
-        encodings = self.tokenizer.encode_batch(pairs)
-        order = sorted(range(len(pairs)), key=lambda i: len(encodings[i].ids))
         logits = [None] * len(pairs)
-        for start in range(0, len(order), group):
-            rows = order[start : start + group]
-            width = max(len(encodings[i].ids) for i in rows)
-            ids = torch.zeros((len(rows), width), dtype=torch.long)
-            mask, types = torch.zeros_like(ids), torch.zeros_like(ids)
-            for row, i in enumerate(rows):
-                e = encodings[i]
-                n = len(e.ids)
-                ids[row, :n], mask[row, :n], types[row, :n] = torch.tensor(e.ids), 1, torch.tensor(e.type_ids)
+        for rows, ids, mask, types in length_groups(self.tokenizer.encode_batch(pairs), 8):
             out = self.model(input_ids=ids, attention_mask=mask, token_type_ids=types).logits[:, 0]
             for row, i in enumerate(rows):
                 logits[i] = out[row]
@@ -187,76 +176,23 @@ def export_judge(judge: TorchJudge, target: Path) -> None:
 
 
 def onnx_scorer(tokenizer_file: Path, onnx_file: Path, max_tokens: int):
-    judge = OnnxJudge(tokenizer_file, onnx_file, sha256=None, max_tokens=max_tokens, max_pairs=0)
-    return lambda pairs: np.asarray(judge.logits(pairs), dtype=np.float32)
+    """The exported judge on ONNX Runtime, for its dev figures: (question, unit) pairs -> logits."""
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
 
+    tokenizer = Tokenizer.from_file(str(tokenizer_file))
+    tokenizer.enable_truncation(max_length=max_tokens)
+    tokenizer.no_padding()
+    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
 
-class OnnxJudge:
-    def __init__(
-        self,
-        tokenizer_file: Path | str,
-        onnx_file: Path | str,
-        *,
-        sha256: str | None,
-        tokenizer_sha256: str | None = None,
-        max_tokens: int = 128,
-        max_pairs: int = 16,
-        threads: int | None = None,
-        fix_hint: str = "",
-    ) -> None:
-        self.tokenizer_file, self.onnx_file = Path(tokenizer_file), Path(onnx_file)
-        self.sha256, self.tokenizer_sha256 = sha256, tokenizer_sha256
-        self.max_tokens, self.max_pairs = max_tokens, max_pairs
-        self.threads = threads or default_threads()
-        self.fix_hint = fix_hint
-        self._session = None
-        self._tokenizer = None
-        self._lock = threading.Lock()
+    def score(pairs: list[tuple[str, str]]) -> np.ndarray:
+        out = np.zeros(len(pairs), dtype=np.float32)
+        for rows, ids, mask, types in length_groups(tokenizer.encode_batch(pairs), 64):
+            feed = {"input_ids": ids.numpy(), "attention_mask": mask.numpy(), "token_type_ids": types.numpy()}
+            out[rows] = session.run(None, feed)[0][:, 0]
+        return out
 
-    def _error(self, message: str) -> EmbedderUnavailable:
-        return EmbedderUnavailable(f"{message} {self.fix_hint}".strip())
-
-    def load(self) -> OnnxJudge:
-        with self._lock:
-            if self._session is None:
-                import onnxruntime as ort
-                from tokenizers import Tokenizer
-
-                data = checked_bytes(self.tokenizer_file, self.tokenizer_sha256, None, self._error)
-                if self.sha256 is not None:
-                    check_file(self.onnx_file, self.sha256, None, self._error)
-                tokenizer = Tokenizer.from_str(data.decode("utf-8"))
-                tokenizer.enable_truncation(max_length=self.max_tokens)
-                tokenizer.no_padding()
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = self.threads
-                options.inter_op_num_threads = 1
-                options.log_severity_level = 3
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                try:
-                    session = ort.InferenceSession(str(self.onnx_file), options, providers=["CPUExecutionProvider"])
-                except Exception as err:
-                    raise self._error(
-                        f"The judge {self.onnx_file} could not be loaded ({type(err).__name__})."
-                    ) from err
-                self._tokenizer, self._session = tokenizer, session
-        return self
-
-    def logits(self, pairs: list[tuple[str, str]]) -> list[float]:
-        """One score per (question, unit) pair, in order; only the first `max_pairs` are read."""
-        pairs = list(pairs)[: self.max_pairs] if self.max_pairs else list(pairs)
-        if not pairs:
-            return []
-        self.load()
-        encodings = self._tokenizer.encode_batch(pairs)
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(pairs), width), dtype=np.int64)
-        mask, types = np.zeros_like(ids), np.zeros_like(ids)
-        for row, e in enumerate(encodings):
-            n = len(e.ids)
-            ids[row, :n], mask[row, :n], types[row, :n] = e.ids, e.attention_mask, e.type_ids
-        (out,) = self._session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})
-        return out[:, 0].astype(float).tolist()
+    return score
 
 
 if __name__ == "__main__":  # python -m evals.reader.judge WEIGHTS_FOLDER TARGET.onnx: the export, on its own

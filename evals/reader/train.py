@@ -42,6 +42,28 @@ OUTPUT = Path(__file__).resolve().parents[2] / "reader"
 READER_NAME = "clinks-reader"
 
 
+def length_groups(encodings: list, group: int):
+    """(rows, input ids, attention mask, token types) for groups of `group` encodings of similar
+    length, each padded to its longest: most units are short, and one long list would otherwise
+    pad a whole batch to its length. `rows` are the encodings' indices."""
+    import torch
+
+    order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+    for start in range(0, len(order), group):
+        rows = order[start : start + group]
+        width = max(len(encodings[i].ids) for i in rows)
+        ids = torch.zeros((len(rows), width), dtype=torch.long)
+        mask, types = torch.zeros_like(ids), torch.zeros_like(ids)
+        for row, i in enumerate(rows):
+            n = len(encodings[i].ids)
+            ids[row, :n], mask[row, :n], types[row, :n] = (
+                torch.tensor(encodings[i].ids),
+                1,
+                torch.tensor(encodings[i].type_ids),
+            )
+        yield rows, ids, mask, types
+
+
 class TorchEncoder:
     """The model being trained: the official tokenizer, BertModel, mean pooling, L2."""
 
@@ -54,24 +76,13 @@ class TorchEncoder:
         self.tokenizer.no_padding()
         self.bert = BertModel.from_pretrained(str(folder))
 
-    def forward(self, texts: list[str], group: int = 16):
-        """Vectors in the texts' order, computed in groups of similar length: most units are
-        short, and one long list would otherwise pad the whole batch to its length."""
+    def forward(self, texts: list[str]):
+        """Vectors in the texts' order (mean pooling over the mask, then L2)."""
         import torch
 
-        encodings = self.tokenizer.encode_batch(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         pooled = [None] * len(texts)
-        for start in range(0, len(order), group):
-            rows = order[start : start + group]
-            width = max(len(encodings[i].ids) for i in rows)
-            ids = torch.zeros((len(rows), width), dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for row, i in enumerate(rows):
-                n = len(encodings[i].ids)
-                ids[row, :n] = torch.tensor(encodings[i].ids)
-                mask[row, :n] = 1
-            out = self.bert(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids)).last_hidden_state
+        for rows, ids, mask, types in length_groups(self.tokenizer.encode_batch(texts), 16):
+            out = self.bert(input_ids=ids, attention_mask=mask, token_type_ids=types).last_hidden_state
             weights = mask.unsqueeze(-1).float()
             vectors = (out * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
             for row, i in enumerate(rows):
