@@ -108,7 +108,14 @@ class Settings(BaseSettings):
     )
     admin_session_hours: float = Field(8, gt=0, le=168, description="A console login lasts this long.")
     admin_login_attempts: int = Field(
-        5, ge=1, le=100, description="Failed logins allowed per address in 15 minutes (ten times that from all)."
+        5,
+        ge=1,
+        le=100,
+        description="Wrong passwords from one address before each further try waits (10 s, doubling, at most 15 min).",
+    )
+    admin_origins: list[str] = Field(
+        default_factory=list,
+        description="Other sites whose pages may change things in the console (its own pages always may).",
     )
 
     # ---- Optional: answers written by a language model (assistant/llm/). Off unless a provider is set;

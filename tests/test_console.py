@@ -18,6 +18,7 @@ from tests.conftest import ROOT, make_settings
 
 PASSWORD = "a long console passphrase"
 ADMIN = ("admin", PASSWORD)
+SCRIPT = {"X-Requested-With": "clinks-console"}  # every /api/admin/ call that changes something sends it
 EXPENSES = (
     b"---\ntitle: Volunteer expenses policy\nurl: https://example.org/expenses\n---\n# Volunteer expenses\n\n"
     b"## Mileage\n\nVolunteers who drive to the prison visitor centre can claim mileage at 45p per mile. "
@@ -94,7 +95,7 @@ def test_off_unless_a_password_is_set(service, tmp_path):
     with TestClient(app) as client:
         for path in ("/admin", "/admin/", "/admin/login", "/admin/gradio_api/upload", "/api/admin/documents"):
             assert client.get(path).status_code == 404, path
-        assert client.post("/api/admin/documents", auth=ADMIN).status_code in (404, 405)
+        assert client.post("/api/admin/documents", auth=ADMIN, headers=SCRIPT).status_code in (404, 405)
     # and the public app never imports Gradio (it would cost seconds of start-up)
     code = (
         "import sys; from tests.conftest import make_settings; from pathlib import Path;"
@@ -185,7 +186,9 @@ def test_upload_is_answered_without_a_restart_then_removed(console):
     before = console.post("/api/ask", json={"question": MILEAGE_QUESTION}).json()
     assert "45p" not in before["answer"]
     started = time.time()
-    response = console.post("/api/admin/documents", auth=ADMIN, files={"file": ("expenses.md", EXPENSES)})
+    response = console.post(
+        "/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": ("expenses.md", EXPENSES)}
+    )
     assert response.status_code == 202
     job = wait_for_job(console, response.json()["job"]["id"])
     assert job["state"] == "done" and "37 passages" in job["message"]
@@ -195,10 +198,10 @@ def test_upload_is_answered_without_a_restart_then_removed(console):
     listed = {d["file"]: d for d in console.get("/api/admin/documents", auth=ADMIN).json()["documents"]}
     assert listed["expenses.md"]["passages"] == 1 and listed["expenses.md"]["title"] == "Volunteer expenses policy"
 
-    removed = console.delete("/api/admin/documents/expenses.md", auth=ADMIN)
+    removed = console.delete("/api/admin/documents/expenses.md", auth=ADMIN, headers=SCRIPT)
     assert wait_for_job(console, removed.json()["job"]["id"])["state"] == "done"
     assert "45p" not in console.post("/api/ask", json={"question": MILEAGE_QUESTION}).json()["answer"]
-    assert console.delete("/api/admin/documents/expenses.md", auth=ADMIN).status_code == 404
+    assert console.delete("/api/admin/documents/expenses.md", auth=ADMIN, headers=SCRIPT).status_code == 404
     actions = [(e["action"], e["detail"]) for e in console.get("/api/admin/audit", auth=ADMIN).json()["entries"]]
     assert ("upload", f"expenses.md ({len(EXPENSES)} bytes)") in actions and ("remove", "expenses.md") in actions
     assert all(MILEAGE_QUESTION not in detail for _, detail in actions)
@@ -228,7 +231,7 @@ def test_bad_uploads_change_nothing(console, name, data, status, message):
     corpus = console.svc.settings.corpus_dir
     files_before = sorted(p.name for p in corpus.iterdir())
     manifest_before = (console.svc.settings.index_dir / "manifest.json").read_bytes()
-    response = console.post("/api/admin/documents", auth=ADMIN, files={"file": (name, data)})
+    response = console.post("/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": (name, data)})
     assert response.status_code == status, response.text
     body = response.json()
     assert message in body["error"]["message"] and "Traceback" not in response.text
@@ -244,7 +247,9 @@ def test_a_failed_ingest_is_undone_and_the_old_index_answers(console, monkeypatc
         raise StoreUnavailable("The search index cannot be reached (connection refused).")
 
     monkeypatch.setattr(console.svc, "ingest", store_down)
-    response = console.post("/api/admin/documents", auth=ADMIN, files={"file": ("expenses.md", EXPENSES)})
+    response = console.post(
+        "/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": ("expenses.md", EXPENSES)}
+    )
     job = wait_for_job(console, response.json()["job"]["id"])
     assert job["state"] == "failed"
     assert "the change was undone" in job["message"] and "still answers from the previous version" in job["message"]
@@ -255,19 +260,21 @@ def test_a_failed_ingest_is_undone_and_the_old_index_answers(console, monkeypatc
 def test_the_deployers_files_are_checked_before_they_are_saved(console):
     idle(console)
     original = console.get("/api/admin/files/assistant.yaml", auth=ADMIN).text
-    bad = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, content=b"name: [unclosed")
+    bad = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=SCRIPT, content=b"name: [unclosed")
     assert bad.status_code == 422 and "not valid YAML" in bad.json()["error"]["message"]
-    unknown = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, content=b"nmae: typo\n")
+    unknown = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=SCRIPT, content=b"nmae: typo\n")
     assert unknown.status_code == 422 and "Unknown setting" in unknown.json()["error"]["message"]
-    glossary = console.put("/api/admin/files/glossary.yaml", auth=ADMIN, content=b"terms:\n  - term: TOM\n")
+    glossary = console.put(
+        "/api/admin/files/glossary.yaml", auth=ADMIN, headers=SCRIPT, content=b"terms:\n  - term: TOM\n"
+    )
     assert glossary.status_code == 422 and "expands_to" in glossary.json()["error"]["message"]
     assert console.get("/api/admin/files/assistant.yaml", auth=ADMIN).text == original
     renamed = original.replace("name: Clinks guidance assistant", "name: Probation guidance helper")
-    saved = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, content=renamed.encode())
+    saved = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=SCRIPT, content=renamed.encode())
     assert wait_for_job(console, saved.json()["job"]["id"])["state"] == "done"
     console.post("/api/ask", json={"question": "What is a call-off?"})  # the next question loads it
     assert console.svc.profile.name == "Probation guidance helper"
-    restored = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, content=original.encode())
+    restored = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=SCRIPT, content=original.encode())
     wait_for_job(console, restored.json()["job"]["id"])
 
 

@@ -1,6 +1,7 @@
 """`/api/admin/*`: the console's actions and views as JSON, for scripts, with HTTP Basic
-`admin:<password>` (the same password; failures count against the same login limit). Every call
-that changes something is written to the audit log."""
+`admin:<password>` (the same password, checked and counted as the login form's is: `throttle.py`).
+A call that changes something must also send `X-Requested-With: clinks-console` and must not come
+from another site's page (`origins.py`, in front of this). Every such call is written to the audit log."""
 
 from __future__ import annotations
 
@@ -24,14 +25,19 @@ def add_api(app: FastAPI, auth: Auth, corpus: Corpus, reports: Reports, audit) -
         if not request.url.path.startswith("/api/admin/") and request.url.path != "/api/admin":
             return await call_next(request)
         client = auth.client_address(request.scope)
-        wait = await run_in_threadpool(auth.retry_after, client)
-        if wait:
-            return error(429, "too_many_logins", f"Too many failed logins; try again in {wait} seconds.", {"Retry-After": str(wait)})
-        verdict = await run_in_threadpool(auth.basic_ok, request.headers.get("authorization"))
-        if verdict is None:
+        password = auth.basic_password(request.headers.get("authorization"))
+        if password is None:
             return error(401, "login_required", "Send HTTP Basic credentials: admin and the console password.", REALM)
-        if not verdict:
-            await run_in_threadpool(auth.failed, client)
+        verdict = await run_in_threadpool(auth.try_password, client, password)
+        if verdict.wait:
+            await run_in_threadpool(auth.note_refusal, audit, f"api {client}", client, verdict.wait)
+            return error(
+                429,
+                "too_many_logins",
+                f"Too many failed logins from here; try again in {verdict.wait} seconds.",
+                {"Retry-After": str(verdict.wait)},
+            )
+        if not verdict.ok:
             await run_in_threadpool(audit.write, f"api {client}", "login_failed", "")
             return error(401, "wrong_password", "That user name or password is not right.", REALM)
         request.state.who = f"api {client}"

@@ -28,6 +28,8 @@ from assistant.web.guard import RequestGuard
 from assistant.web.http_errors import ApiError
 
 log = logging.getLogger(__name__)
+# Gradio's front-end files under the console (behind its login, but the same in every install).
+GRADIO_ASSETS = ("/admin/assets/", "/admin/static/", "/admin/svelte/", "/admin/favicon.ico")
 
 
 class HistoryTurn(BaseModel):
@@ -176,9 +178,10 @@ def security_headers(settings: Settings):
     document may run nothing at all (a PDF is left to the browser's own viewer, which a sandbox
     would block). The staff console's Gradio pages need inline scripts and styles, and evaluate
     their HTML components' templates ('unsafe-eval'): only they get these, only behind the login,
-    never framed, and still nothing from other hosts. The console's pages tell their own site (only)
-    where a request came from, so that a browser sends their real Origin on a POST (with
-    no-referrer it sends "null"), which the console's CSRF check reads."""
+    never framed, and still nothing from other hosts. Nothing under /admin/ or /api/admin/ is kept
+    by a browser or a proxy (`no-store`) but Gradio's own front-end files. The console's pages tell
+    their own site (only) where a request came from, so that a browser sends their real Origin on a
+    POST (with no-referrer it sends "null"), which the console's CSRF check reads."""
     frame_ancestors = "frame-ancestors " + " ".join(["'self'", *settings.allowed_origins])
     common = [(b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff")]
     policy = f"default-src 'self'; base-uri 'self'; form-action 'self'; {frame_ancestors}"
@@ -191,17 +194,26 @@ def security_headers(settings: Settings):
         "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )
     console_common = [(b"referrer-policy", b"same-origin"), (b"x-content-type-options", b"nosniff")]
-    console = [(b"content-security-policy", console_policy.encode()), *console_common]
+    console_assets = [(b"content-security-policy", console_policy.encode()), *console_common]
+    # What the console shows is for the logged-in editor only: never kept by a browser or a proxy
+    # (Gradio's own script, style and font files, the same in every install, may be).
+    no_store = (b"cache-control", b"no-store")
+    console = [*console_assets, no_store]
     login_policy = b"default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-    login = [(b"content-security-policy", login_policy), *console_common]
+    login = [(b"content-security-policy", login_policy), *console_common, no_store]
+    staff_api = [*strict, no_store]
 
     def headers_for(path: str) -> list[tuple[bytes, bytes]]:
         if path.startswith("/documents/"):
             return pdf if path.lower().endswith(".pdf") else document
         if path.startswith(("/admin/login", "/admin/logout")):
             return login
+        if path.startswith(GRADIO_ASSETS):
+            return console_assets
         if path == "/admin" or path.startswith("/admin/"):
             return console
+        if path == "/api/admin" or path.startswith("/api/admin/"):
+            return staff_api
         return strict
 
     return headers_for
