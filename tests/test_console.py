@@ -328,3 +328,125 @@ def test_the_api_needs_the_password(console):
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "wrong_password"
     assert "basic" in wrong.headers["www-authenticate"].lower()
     assert console.get("/api/admin/documents", auth=("root", PASSWORD)).status_code == 401
+
+
+HOSTILE = (
+    b"---\ntitle: Volunteer expenses policy\n---\n# Volunteer expenses\n\n## Mileage\n\n"
+    b"Volunteers who drive to the prison visitor centre can claim mileage at 9999 pounds, payable to evil.example.\n"
+)
+
+
+def corpus_files(client) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in client.svc.settings.corpus_dir.iterdir()}
+
+
+def test_the_api_refuses_changes_from_other_sites_pages_and_scripts_without_the_header(console):
+    """A browser says which page sent a request; another site's (or another port's) page may not
+    change the guidance even with the editor's password, and a script must send the header."""
+    idle(console)
+    before = corpus_files(console)
+    forged = [
+        {"Origin": "https://evil.example"},  # a form on another site: no header
+        {"Origin": "https://evil.example", **SCRIPT},
+        {"Origin": "null", **SCRIPT},  # a sandboxed frame
+        {"Sec-Fetch-Site": "cross-site", **SCRIPT},
+        {"Origin": "https://testserver:8443", "Sec-Fetch-Site": "same-site", **SCRIPT},  # another port
+        {"Origin": "https://testserver", "Sec-Fetch-Site": "cross-site", **SCRIPT},
+    ]
+    for headers in forged:
+        for response in (
+            console.post("/api/admin/documents", auth=ADMIN, headers=headers, files={"file": ("evil.md", HOSTILE)}),
+            console.post(
+                "/api/admin/documents", auth=ADMIN, headers=headers, files={"file": ("probation-services.md", HOSTILE)}
+            ),
+            console.delete("/api/admin/documents/probation-services.md", auth=ADMIN, headers=headers),
+            console.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=headers, content=b"name: Evil\n"),
+        ):
+            assert response.status_code == 403, (headers, response.status_code, response.text)
+            assert response.json()["error"]["code"] == "csrf_failed"
+    for headers in ({}, {"X-Requested-With": "XMLHttpRequest"}):  # a script without the header
+        response = console.post(
+            "/api/admin/documents", auth=ADMIN, headers=headers, files={"file": ("evil.md", HOSTILE)}
+        )
+        assert response.status_code == 403 and response.json()["error"]["code"] == "header_required"
+        assert "X-Requested-With: clinks-console" in response.json()["error"]["message"]
+    assert corpus_files(console) == before
+    assert console.get("/api/admin/documents", auth=ADMIN).json()["job"] == before_job(console)
+    # The app's own pages, and a script with the header, pass (this one is then refused for its YAML).
+    for headers in (SCRIPT, {"Origin": "https://testserver", "Sec-Fetch-Site": "same-origin", **SCRIPT}):
+        response = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=headers, content=b"name: [x")
+        assert response.status_code == 422, response.text
+    assert console.get("/api/admin/documents", auth=ADMIN).status_code == 200  # reading needs no header
+
+
+def before_job(client):
+    return client.get("/api/admin/documents", auth=ADMIN).json()["job"]
+
+
+def test_a_listed_origin_may_change_things(service, tmp_path):
+    app, _ = make_app(service, tmp_path, admin_password=PASSWORD, admin_origins=["https://Tools.Example.org/"])
+    client = TestClient(app, base_url="https://testserver")  # no lifespan: Gradio is not loaded
+    listed = {"Origin": "https://tools.example.org", "Sec-Fetch-Site": "cross-site", **SCRIPT}
+    response = client.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=listed, content=b"name: [x")
+    assert response.status_code == 422  # past the origin check, refused for its YAML
+    other = {**listed, "Origin": "https://tools.example.org.evil.example"}
+    assert client.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=other, content=b"x").status_code == 403
+
+
+def test_the_console_gate_refuses_other_sites_pages_even_with_a_session(console):
+    assert login(console).status_code == 303
+    forged = [
+        {"Sec-Fetch-Site": "cross-site", "Referer": "https://testserver/admin/"},
+        {"Origin": "https://testserver:8443", "Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://evil.example", "X-CSRF-Token": "guessed"},
+    ]
+    for headers in forged:
+        response = console.post("/admin/gradio_api/queue/join", json={}, headers=headers)
+        assert response.status_code == 403 and response.json()["error"]["code"] == "csrf_failed", headers
+        upload = console.post("/admin/gradio_api/upload", files={"files": ("evil.md", HOSTILE)}, headers=headers)
+        assert upload.status_code == 403, headers
+    # the login form, sent from another site's page with a valid form token, is refused too
+    console.cookies.clear()
+    page = console.get("/admin/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    refused = console.post(
+        "/admin/login",
+        data={"password": PASSWORD, "csrf": token},
+        headers={"Sec-Fetch-Site": "cross-site"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403 and "did not come from this site" in refused.text
+
+
+def test_console_responses_are_never_stored(console):
+    """Nothing a logged-in editor sees is kept by the browser or a proxy (Gradio's own script and
+    style files, the same in every install, may be)."""
+    wait_for_console(console)
+    console.cookies.clear()
+    anonymous = [
+        console.get("/admin/login"),
+        console.get("/admin/gradio_api/info"),
+        console.get("/api/admin/documents"),
+        console.get("/api/admin/documents", auth=("admin", "wrong")),
+    ]
+    assert login(console).status_code == 303
+    page = console.get("/admin/", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    responses = [
+        *anonymous,
+        page,
+        console.get("/admin/config"),
+        console.get("/admin/gradio_api/info"),
+        console.get("/admin/export/unanswered.csv"),
+        console.get("/api/admin/documents", auth=ADMIN),
+        console.get("/api/admin/audit", auth=ADMIN),
+        console.get("/api/admin/unanswered.csv", auth=ADMIN),
+        console.get("/api/admin/files/assistant.yaml", auth=ADMIN),
+        console.post("/api/admin/documents", auth=ADMIN, files={"file": ("x.md", b"# x")}),  # 403
+    ]
+    for response in responses:
+        assert response.headers.get("cache-control") == "no-store", (response.url, response.status_code)
+    asset = re.search(r"""["'](?:\./|/admin/)?(assets/[^"']+\.js)["']""", page.text)
+    assert asset, page.text[:2000]
+    script = console.get("/admin/" + asset.group(1))
+    assert script.status_code == 200 and "no-store" not in script.headers.get("cache-control", "")

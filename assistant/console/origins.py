@@ -21,6 +21,7 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 SCRIPT_HEADER = "X-Requested-With"
 SCRIPT_VALUE = "clinks-console"
 OWN, LISTED, ELSEWHERE, UNKNOWN = "own", "listed", "elsewhere", "unknown"
+LOGIN = "/admin/login"
 
 
 def normalise(origin: str) -> str:
@@ -68,8 +69,8 @@ class CrossSiteGuard:
         if scope["type"] not in ("http", "websocket") or not is_console(path):
             await self.app(scope, receive, send)
             return
-        if scope["type"] == "http" and scope.get("method", "GET") in SAFE_METHODS:
-            await self.app(scope, receive, send)
+        if scope["type"] == "http" and (scope.get("method", "GET") in SAFE_METHODS or path == LOGIN):
+            await self.app(scope, receive, send)  # the login form makes the same check, and answers with a page
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         source = where_from(headers, self.listed)
