@@ -9,7 +9,6 @@ from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware
 
 from assistant.console.auth import Auth, error
 from assistant.console.corpus import ChangeRefused, Corpus
@@ -19,31 +18,50 @@ from assistant.console.reports import Reports
 REALM = {"WWW-Authenticate": 'Basic realm="Clinks staff console", charset="UTF-8"'}
 
 
-def add_api(app: FastAPI, auth: Auth, corpus: Corpus, reports: Reports, audit) -> None:
-    async def basic_auth(request: Request, call_next):
-        """Every /api/admin/ route: Basic admin:<password>, or nothing is shown."""
-        if not request.url.path.startswith("/api/admin/") and request.url.path != "/api/admin":
-            return await call_next(request)
-        client = auth.client_address(request.scope)
-        password = auth.basic_password(request.headers.get("authorization"))
+class BasicGate:
+    """Every /api/admin/ route: Basic admin:<password>, or nothing is shown. A plain ASGI middleware:
+    every other request passes through untouched (a streamed answer, a page whose visitor leaves)."""
+
+    def __init__(self, app, auth: Auth, audit) -> None:
+        self.app = app
+        self.auth = auth
+        self.audit = audit
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path == "/api/admin" or path.startswith("/api/admin/")):
+            await self.app(scope, receive, send)
+            return
+        auth, audit = self.auth, self.audit
+        client = auth.client_address(scope)
+        password = auth.basic_password(Request(scope).headers.get("authorization"))
         if password is None:
-            return error(401, "login_required", "Send HTTP Basic credentials: admin and the console password.", REALM)
+            response = error(
+                401, "login_required", "Send HTTP Basic credentials: admin and the console password.", REALM
+            )
+            await response(scope, receive, send)
+            return
         verdict = await run_in_threadpool(auth.try_password, client, password)
         if verdict.wait:
             await run_in_threadpool(auth.note_refusal, audit, f"api {client}", client, verdict.wait)
-            return error(
+            response = error(
                 429,
                 "too_many_logins",
                 f"Too many failed logins from here; try again in {verdict.wait} seconds.",
                 {"Retry-After": str(verdict.wait)},
             )
+            await response(scope, receive, send)
+            return
         if not verdict.ok:
             await run_in_threadpool(audit.write, f"api {client}", "login_failed", "")
-            return error(401, "wrong_password", "That user name or password is not right.", REALM)
-        request.state.who = f"api {client}"
-        return await call_next(request)
+            await error(401, "wrong_password", "That user name or password is not right.", REALM)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["who"] = f"api {client}"  # request.state.who in the routes
+        await self.app(scope, receive, send)
 
-    app.user_middleware.append(Middleware(BaseHTTPMiddleware, dispatch=basic_auth))
+
+def add_api(app: FastAPI, auth: Auth, corpus: Corpus, reports: Reports, audit) -> None:
+    app.user_middleware.append(Middleware(BasicGate, auth=auth, audit=audit))
 
     def refused(err: ChangeRefused) -> JSONResponse:
         return error(err.status, err.code, str(err))
