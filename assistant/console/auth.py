@@ -81,11 +81,11 @@ class Auth:
         attempt = self.throttle.reserve(client)
         if attempt.row is None:
             return Verdict(False, attempt.wait)
-        ok = candidate is not None and self.check_password(candidate)
-        if ok:
-            self.throttle.succeeded(attempt)
-        else:
-            self.throttle.failed(attempt)
+        ok = False
+        try:
+            ok = candidate is not None and self.check_password(candidate)
+        finally:  # a check that failed half-way counts as a wrong password
+            (self.throttle.succeeded if ok else self.throttle.failed)(attempt)
         return Verdict(ok)
 
     def note_refusal(self, audit, who: str, client: str, wait: int) -> None:
