@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     rate_limit: str = Field(
         "5/second;120/minute", description="Questions per client (`limits` notation, ';' between limits); '' for none."
     )
+    rate_limit_storage: str | None = Field(
+        None,
+        description="Where rate limits are counted, shared by every worker and machine (a `limits` storage URI, e.g. redis://127.0.0.1:6379); unset: in each process.",
+    )
     client_ip_header: str | None = Field(
         None, description="Header naming the client's address, set by your reverse proxy (e.g. X-Forwarded-For)."
     )
@@ -89,6 +93,12 @@ class Settings(BaseSettings):
         None, description="Key that signs answer ids (feedback checks them); default: kept in the data folder."
     )
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body; beyond: 413.")
+    body_timeout_s: float = Field(
+        10,
+        gt=0,
+        le=300,
+        description="A request's whole body must arrive within this (before it may be answered); beyond: 408.",
+    )
     allowed_origins: list[str] = Field(
         default_factory=list, description="Sites allowed to embed the chat (CSP frame-ancestors, CORS)."
     )
