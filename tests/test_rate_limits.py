@@ -4,13 +4,15 @@ that store goes away."""
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.servers import REDIS, App, assistant_env, start_redis, stop
+from assistant.web.rate_limits import RateLimits
+from tests.servers import REDIS, App, assistant_env, free_port, start_redis, stop
 
 QUESTION = "Does it cost anything to qualify onto the Dynamic Framework?"
 LIMIT = 3  # questions a minute per client, for these servers
@@ -79,3 +81,21 @@ def test_a_shared_store_holds_a_clients_rate_across_workers_and_answering_surviv
         assert 1 <= warnings <= 2, log  # once per worker that noticed, not once per request
     finally:
         app.stop()
+
+
+def test_an_unreachable_store_lets_questions_through_with_one_warning(caplog):
+    limits = RateLimits("1/minute", f"redis://:secret@127.0.0.1:{free_port()}")  # nothing listens there
+    with caplog.at_level("WARNING", logger="assistant.web.rate_limits"):
+        waits = asyncio.run(asyncio.wait_for(_acquire_many(limits, 5), 10))
+    assert waits == [None] * 5  # answered, not refused
+    assert len(caplog.records) == 1 and "cannot be reached" in caplog.records[0].getMessage()
+    assert "secret" not in caplog.text
+
+
+async def _acquire_many(limits, count):
+    return [await limits.acquire("203.0.113.5") for _ in range(count)]
+
+
+def test_a_storage_that_is_not_one_is_refused_plainly():
+    with pytest.raises(ValueError, match="ASSISTANT_RATE_LIMIT_STORAGE is not a storage"):
+        RateLimits("1/minute", "nosuchstore://127.0.0.1")
