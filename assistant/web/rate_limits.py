@@ -53,7 +53,8 @@ class RateLimits:
         self.rates = parse_many(rate_limit) if rate_limit else []
         self.shared = bool(storage_uri)
         parts = urlsplit(storage_uri or "")
-        self.where = f"{parts.scheme}://{parts.hostname or ''}"  # for the log: never a password in it
+        port = f":{parts.port}" if parts.port else ""
+        self.where = f"{parts.scheme}://{parts.hostname or ''}{port}"  # for the log: never a password in it
         storage = _storage(storage_uri) if storage_uri and self.rates else MemoryStorage()
         self.limiter = MovingWindowRateLimiter(storage)
         self.down_until = 0.0
