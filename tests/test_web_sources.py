@@ -242,3 +242,42 @@ def test_sync_with_no_sources_says_so(tmp_path):
     assert done.returncode == 0
     assert "No web sources are declared" in done.stderr.decode()
     assert json.loads(done.stdout)["added"] == 0
+
+
+def test_serve_keeps_the_sources_fresh_one_sync_at_a_time(site, tmp_path):
+    """Two server processes; the page changes and its source falls due: one of them syncs it (the
+    page is fetched once, not twice), and both answer the new fact soon after."""
+    from tests.servers import App
+
+    b = site.base
+    corpus = corpus_with(tmp_path, f"sources:\n  - url: {b}/guidance/grants\n    refresh: 1d\n")
+    env = assistant_env(tmp_path / "data", corpus_dir=corpus, web_delay_seconds=0, web_check_seconds=0.5, rate_limit="")
+    assert sync(env)["added"] == 1
+    app = App(env, workers=2, log=tmp_path / "serve.log").wait_ready()
+    try:
+        assert "£2,500" in app.ask(SMALLEST).json()["answer"]
+        time.sleep(3)  # past the first checks: nothing is due yet, so nothing is fetched
+        assert site.requested("/guidance/") == [r for r in site.requests if r["path"] == "/guidance/grants"][:1]
+        site.html(
+            "/guidance/grants",
+            page("Community Justice Fund grants", GRANTS.replace("£2,500", "£3,000"), canonical=f"{b}/guidance/grants"),
+        )
+        state_file = tmp_path / "data" / "web-sources.json"
+        state = json.loads(state_file.read_text())
+        state["synced_at"] = {url: 0 for url in state["synced_at"]}  # a day has passed
+        changed_at = time.monotonic()
+        state_file.write_text(json.dumps(state))
+        answers = []
+        while time.monotonic() - changed_at < 60:
+            answers = [app.ask(SMALLEST).json()["answer"] for _ in range(4)]  # both workers, in turn
+            if all("£3,000" in a for a in answers):
+                break
+            time.sleep(0.25)
+        seconds = time.monotonic() - changed_at
+        assert all("£3,000" in a for a in answers), (answers, app.log()[-3000:])
+        fetched = [r for r in site.requests if r["path"] == "/guidance/grants"]
+        assert len(fetched) == 2, "the changed page was fetched more than once: two processes synced it"
+        print(f"page change -> new answer from both workers: {seconds:.1f} s")
+        assert seconds < 30
+    finally:
+        app.stop()

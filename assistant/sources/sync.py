@@ -105,20 +105,32 @@ class SyncReport:
 
 
 class SyncState:
+    """What the sync knows: each page's state, and when each source was last synced."""
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.pages: dict[str, PageState] = {}
+        self.synced_at: dict[str, float] = {}  # source URL -> when it was last synced
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             self.pages = {url: PageState(**entry) for url, entry in data.get("pages", {}).items()}
+            self.synced_at = {url: float(at) for url, at in data.get("synced_at", {}).items()}
         except FileNotFoundError:
             pass
-        except (OSError, ValueError, TypeError) as err:
+        except (OSError, ValueError, TypeError, AttributeError) as err:
             log.warning("%s could not be read (%s): every page is fetched afresh", path.name, err)
 
     def write(self) -> None:
-        data = {"pages": {url: asdict(s) for url, s in sorted(self.pages.items())}}
+        data = {
+            "synced_at": dict(sorted(self.synced_at.items())),
+            "pages": {url: asdict(s) for url, s in sorted(self.pages.items())},
+        }
         write_atomically(self.path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
+
+    def due(self, sources: list[WebSource], now: float | None = None) -> list[WebSource]:
+        """The sources whose refresh interval has passed since they were last synced."""
+        now = time.time() if now is None else now
+        return [s for s in sources if now - self.synced_at.get(s.url, 0.0) >= s.refresh_seconds]
 
 
 class Syncer:
@@ -132,14 +144,18 @@ class Syncer:
         )
         self.state = SyncState(settings.data_dir / STATE_FILE)
 
-    def sync(self, sources: list[WebSource] | None = None) -> SyncReport:
-        """Fetch every declared source's pages and keep what changed. Does not index (see `run`)."""
+    def sync(self, sources: list[WebSource] | None = None, only: set[str] | None = None) -> SyncReport:
+        """Fetch the declared sources' pages (`only` these source URLs, when given) and keep what
+        changed; pages of sources no longer declared are removed. Does not index (see `run`)."""
         started = time.perf_counter()
         sources = load_sources(self.settings.deployer_path) if sources is None else sources
+        declared = {s.url for s in sources}
+        chosen = [s for s in sources if only is None or s.url in only]
         report, seen = SyncReport(), set()
         try:
-            for source in sources:
+            for source in chosen:
                 listing = self._listing(source, report)
+                self.state.synced_at[source.url] = time.time()
                 if listing is None:  # its sitemap failed: its pages stay as they were
                     seen |= {u for u, s in self.state.pages.items() if s.source == source.url}
                     continue
@@ -148,8 +164,12 @@ class Syncer:
                         continue
                     seen.add(url)
                     report.pages.append(self._page(source, url))
-            for url in sorted(set(self.state.pages) - seen):  # no longer listed, or its source is gone
-                report.pages.append(self._remove(url, "no longer listed by a source"))
+            synced = {s.url for s in chosen}
+            for url, page in sorted(self.state.pages.items()):
+                if url not in seen and (page.source in synced or page.source not in declared):
+                    report.pages.append(self._remove(url, "no longer listed by a source"))
+            for gone in set(self.state.synced_at) - declared:
+                del self.state.synced_at[gone]
         finally:
             self.fetcher.close()
             self.state.write()
@@ -261,22 +281,39 @@ def _remove_empty_parents(path: Path, stop: Path) -> None:
         parent = parent.parent
 
 
-def run(service, sources: list[WebSource] | None = None) -> SyncReport:
-    """Sync, then index what changed: one sync at a time on this machine (a lock in the data folder)
-    and, with an index shared by several machines, across all of them (the shared index's lock)."""
-    from filelock import FileLock
+def run(service, due_only: bool = False, wait: bool = True) -> SyncReport | None:
+    """Sync every source (or, `due_only`, those whose refresh interval has passed, decided once the
+    lock is held), then index what changed: one sync at a time on this machine (a lock in the data
+    folder) and, with an index shared by several machines, across all of them (the shared index's
+    lock). With `wait=False`, None when another sync is running."""
+    from filelock import FileLock, Timeout
 
     settings = service.settings
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(settings.data_dir / ".web-sync.lock"), timeout=settings.web_timeout_seconds * 10):
+    lock = FileLock(str(settings.data_dir / ".web-sync.lock"))
+    try:
+        lock.acquire(timeout=settings.web_timeout_seconds * 10 if wait else 0)
+    except Timeout:
+        if not wait:
+            return None
+        raise
+    try:
+        only = None
+        if due_only:
+            only = {s.url for s in SyncState(settings.data_dir / STATE_FILE).due(load_sources(settings.deployer_path))}
+            if not only:
+                return None
         if service.shared is None:
-            report = Syncer(settings).sync(sources)
-            if report.changed_anything or not service.keeper.usable():
-                report.ingest = service.ingest().lines()
-            return report
+            return _sync_and_index(service, only, locked=False)
         with service.shared.lock():
             service.pull()
-            report = Syncer(settings).sync(sources)
-            if report.changed_anything or not service.keeper.usable():
-                report.ingest = service.ingest(locked=True).lines()
-            return report
+            return _sync_and_index(service, only, locked=True)
+    finally:
+        lock.release()
+
+
+def _sync_and_index(service, only: set[str] | None, locked: bool) -> SyncReport:
+    report = Syncer(service.settings).sync(only=only)
+    if report.changed_anything or not service.keeper.usable():
+        report.ingest = service.ingest(locked=locked).lines()
+    return report
