@@ -135,6 +135,13 @@ def test_the_page_s_own_words_and_nothing_else(site, tmp_path):
     for furniture in ("cookies", "Donate", "Registered charity number", "About us", "Privacy policy"):
         assert furniture not in body, furniture
 
+    # A short page too (where an extractor's fallbacks tend to keep the menu).
+    site.html("/guidance/hours", page("Helpline hours", "<p>The helpline is open from 9am to 5pm on weekdays.</p>"))
+    Syncer(settings).sync([WebSource(f"{site.base}/guidance/grants"), WebSource(f"{site.base}/guidance/hours")])
+    [short] = [p for p in (settings.corpus_dir / "web-pages").rglob("*.md") if p != kept]
+    body = short.read_text(encoding="utf-8").split("\n---\n", 1)[1]
+    assert body.split() == "# Helpline hours The helpline is open from 9am to 5pm on weekdays.".split(), body
+
 
 def test_polite_one_request_at_a_time_with_a_delay_and_304s_when_unchanged(site, tmp_path):
     from assistant.sources.declared import WebSource

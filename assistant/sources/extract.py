@@ -21,6 +21,20 @@ from assistant.sources.fetch import Fetched
 _EMPHASIS = re.compile(r"(\*\*|__|(?<![\w*])\*(?=\S))(.+?)(?<=\S)\1")
 
 
+# Page furniture, removed before extraction: on a short page the extractor's fallbacks would
+# otherwise keep a menu or a cookie banner as if it were the page's text.
+FURNITURE = [
+    "//nav",
+    "//header",
+    "//footer",
+    "//aside",
+    "//*[@role='navigation' or @role='banner' or @role='contentinfo' or @role='dialog' or @role='search']",
+    "//*[contains(@class, 'cookie') or contains(@id, 'cookie')]",
+    "//*[contains(@class, 'donate') or contains(@id, 'donate')]",
+    "//*[contains(@class, 'skip-link') or contains(@class, 'breadcrumb')]",
+]
+
+
 class NoText(Exception):
     """A page with nothing to quote; the message says why."""
 
@@ -63,6 +77,7 @@ def _html(fetched: Fetched) -> Page:
         include_images=False,
         include_links=False,
         favor_recall=True,  # guidance pages are short; losing a paragraph costs more than a stray line
+        prune_xpath=FURNITURE,
     )
     if not text or not text.strip():
         raise NoText("no main text could be found in it")
