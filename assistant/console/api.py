@@ -34,12 +34,7 @@ def add_api(app: FastAPI, auth: Auth, corpus: Corpus, reports: Reports, audit, s
         client = auth.client_address(request.scope)
         wait = await run_in_threadpool(auth.retry_after, client)
         if wait:
-            return error(
-                429,
-                "too_many_logins",
-                f"Too many failed logins; try again in {wait} seconds.",
-                {"Retry-After": str(wait)},
-            )
+            return error(429, "too_many_logins", f"Too many failed logins; try again in {wait} seconds.", {"Retry-After": str(wait)})
         verdict = await run_in_threadpool(auth.basic_ok, request.headers.get("authorization"))
         if verdict is None:
             return error(401, "login_required", "Send HTTP Basic credentials: admin and the console password.", REALM)

@@ -360,9 +360,7 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
         page_choice.change(lambda url: sources.preview(url) if url else "", page_choice, page_text)
         console.load(gaps_view, gap_days, gap_outputs)
         console.load(feedback_view, fb_days, fb_outputs)
-        console.load(
-            lambda: (corpus.read_file("assistant.yaml"), corpus.read_file("glossary.yaml")), None, [profile, glossary]
-        )
+        console.load(lambda: (corpus.read_file("assistant.yaml"), corpus.read_file("glossary.yaml")), None, [profile, glossary])
         console.load(audit_view, None, audit)
         timer.tick(tick, None, [documents, job_status, timer, choose])
         # The message a change gives stays; the timer then follows its ingest to the end.
