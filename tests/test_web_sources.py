@@ -288,3 +288,18 @@ def test_serve_keeps_the_sources_fresh_one_sync_at_a_time(site, tmp_path):
         assert seconds < 30
     finally:
         app.stop()
+
+
+def test_a_lost_record_does_not_make_every_page_new(site, tmp_path):
+    """Another machine sharing the index synced these pages (or this machine's record was lost):
+    pages already in the corpus with the same text are unchanged, not added again."""
+    from assistant.sources.declared import WebSource
+    from assistant.sources.sync import STATE_FILE, Syncer
+
+    settings = make_settings(tmp_path, corpus_with(tmp_path, ""), web_delay_seconds=0)
+    sources = [WebSource(f"{site.base}/guidance/grants"), WebSource(f"{site.base}/guidance/mentoring")]
+    assert Syncer(settings).sync(sources).counts()["added"] == 2
+    (settings.data_dir / STATE_FILE).unlink()
+    site.html("/guidance/mentoring", page("Peer mentoring", "<p>Mentors now meet their supervisor every week.</p>"))
+    counts = Syncer(settings).sync(sources).counts()
+    assert (counts["added"], counts["unchanged"], counts["changed"]) == (0, 1, 1)

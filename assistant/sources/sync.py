@@ -251,10 +251,18 @@ class Syncer:
         state.etag, state.last_modified, state.error, state.title = fetched.etag, fetched.last_modified, "", page.title
         if kept and state.hash == digest:
             return PageResult(url, "unchanged", 200, title=page.title)
-        state.file = state.file if kept else self._file_for(url)
-        write_atomically(self.corpus / state.file, document)
+        file = state.file if kept else self._file_for(url)
+        existing = self.corpus / file
+        # Not in this machine's record, but already in the corpus (synced by another machine that
+        # shares the index, or a record lost): the same text is not a change.
+        if not kept and existing.is_file() and hashlib.sha256(existing.read_bytes()).hexdigest() == digest:
+            state.file, state.hash = file, digest
+            return PageResult(url, "unchanged", 200, title=page.title)
+        existing_before = existing.is_file()
+        state.file = file
+        write_atomically(existing, document)
         state.hash, state.changed_at = digest, time.time()
-        return PageResult(url, "changed" if kept else "added", 200, title=page.title)
+        return PageResult(url, "changed" if kept or existing_before else "added", 200, title=page.title)
 
     def _remove(self, url: str, why: str, status: int = 0) -> PageResult:
         state = self.state.pages.pop(url)
