@@ -103,6 +103,15 @@ class Settings(BaseSettings):
         default_factory=list, description="Sites allowed to embed the chat (CSP frame-ancestors, CORS)."
     )
 
+    # ---- Web sources (assistant/sources/): pages of the deployer's site, declared under `sources:` in
+    # assistant.yaml and fetched by `assistant sync`.
+    web_delay_seconds: float = Field(1.0, ge=0, le=60, description="Pause between two requests to one site.")
+    web_timeout_seconds: float = Field(20, gt=0, le=300, description="A page's whole response within this, or it fails.")
+    web_max_pages: int = Field(1000, ge=1, le=100000, description="Most pages taken from one source's sitemaps.")
+    web_check_seconds: float = Field(
+        60, ge=0.5, le=86400, description="`serve` looks this often for sources due a sync (each has its own refresh)."
+    )
+
     # ---- Records (assistant/stores/) and the staff console (assistant/console/).
     database_url: str | None = Field(
         None,

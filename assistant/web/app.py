@@ -281,6 +281,9 @@ def _loaded_app(service: Service) -> FastAPI:
     service.deps()  # load the index before the first question, not during it
     preload()  # and the spelling list (0.1-0.4 s), which the first misspelt question would wait for
     app = create_app(service=service)
+    from assistant.sources.schedule import SyncSchedule
+
+    app.state.web_sync = SyncSchedule(service).start()  # the web sources kept fresh (assistant/sources/)
     # Everything loaded so far lives as long as the process: keep it out of the garbage
     # collector's full passes, which otherwise pause answering for tens of milliseconds.
     gc.freeze()
