@@ -210,6 +210,36 @@ def test_a_declined_question_appears_redacted_with_the_charts(console_server, co
     assert page.errors == [] and [u for u in page.requests if not u.startswith((url, "data:", "blob:"))] == []
 
 
+def test_a_web_source_is_added_synced_and_its_text_shown(console_server, console_page):
+    from tests.web_site import Site
+
+    url, _ = console_server
+    page = console_page
+    with Site() as site:
+        grants = f"{site.base}/guidance/grants"
+        page.get_by_role("tab", name="Web sources").click()
+        page.get_by_label("Web address of a page or a sitemap").fill(grants)
+        page.get_by_role("button", name="Add source").click()
+        page.locator("#sync-status").get_by_text("Added").wait_for(timeout=20000)
+        wait_text(page, grants, "#sources-table")
+        page.get_by_role("button", name="Sync now").click()
+        page.locator("#sync-status").get_by_text("Synced").wait_for(timeout=60000)
+        assert "1 added" in page.locator("#sync-status").inner_text()
+        wait_text(page, "Community Justice Fund grants", "#pages-table")
+        page.get_by_label("Show the text kept for a page").click()
+        page.get_by_role("option", name=grants).click()
+        page.wait_for_function(
+            "() => (document.querySelector('#page-text textarea') || {value: ''}).value.includes('£2,500')",
+            timeout=20000,
+        )
+        assert "cookies" not in page.locator("#page-text textarea").input_value()
+        settled(page)
+        assert run_axe(page) == []
+        page.screenshot(path=str(ARTEFACTS / "console-web-sources.png"), full_page=True)
+        reply = ask(url, "what's the smallest grant we can get from the community justice fund?")
+        assert "£2,500" in reply["answer"] and any(c["url"].startswith(grants) for c in reply["citations"])
+
+
 def test_the_console_survives_a_narrow_phone_screen(console_server, browser):
     url, _ = console_server
     context = browser.new_context(viewport={"width": 390, "height": 844})

@@ -9,6 +9,7 @@ staff. One module per concern:
   requests that change something refused when they come from another site's page;
 - `corpus.py`: uploading, replacing and removing documents and editing the deployer's files, each
   followed by an ingest in the background;
+- `sources.py`: web sources (adding or removing one, syncing now, each page's status);
 - `reports.py`: what the views show (documents, gaps, feedback, audit), shared by the UI and the API;
 - `api.py`: `/api/admin/*`;
 - `ui.py`: the Gradio app, and `mount.py`, which loads it in the background and mounts it.
@@ -33,6 +34,7 @@ def add_console(app: FastAPI, service: Service, db: Database, recorder: Recorder
     from assistant.console.mount import mount_later
     from assistant.console.origins import CrossSiteGuard
     from assistant.console.reports import Reports
+    from assistant.console.sources import Sources
     from assistant.stores.audit import AuditLog
 
     settings = service.settings
@@ -40,11 +42,12 @@ def add_console(app: FastAPI, service: Service, db: Database, recorder: Recorder
     auth = Auth(settings.admin_password.get_secret_value(), db, settings, client_address)
     corpus = Corpus(service, db, audit)
     reports = Reports(service, db, recorder, audit)
+    sources = Sources(corpus, audit)
     # Innermost (appended last): the app's security headers and error handling wrap the gate too;
     # requests from other sites' pages are refused before any session or password is looked at.
     app.user_middleware.append(Middleware(CrossSiteGuard, listed=auth.origins))
     app.user_middleware.append(Middleware(AdminGate, auth=auth))
     add_login_routes(app, auth, audit)
-    add_api(app, auth, corpus, reports, audit)
-    mount_later(app, auth, corpus, reports, audit)
-    app.state.console = {"auth": auth, "corpus": corpus, "reports": reports, "audit": audit}
+    add_api(app, auth, corpus, reports, audit, sources)
+    mount_later(app, auth, corpus, reports, sources)
+    app.state.console = {"auth": auth, "corpus": corpus, "reports": reports, "audit": audit, "sources": sources}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
@@ -14,6 +15,13 @@ from assistant.console.auth import Auth, error
 from assistant.console.corpus import ChangeRefused, Corpus
 from assistant.console.gaps import to_csv
 from assistant.console.reports import Reports
+
+
+class SourceRequest(BaseModel):
+    url: str = Field(max_length=2000)
+    include: list[str] = Field(default_factory=list, max_length=50)
+    refresh: str = Field("", max_length=20)
+
 
 REALM = {"WWW-Authenticate": 'Basic realm="Clinks staff console", charset="UTF-8"'}
 
@@ -60,7 +68,7 @@ class BasicGate:
         await self.app(scope, receive, send)
 
 
-def add_api(app: FastAPI, auth: Auth, corpus: Corpus, reports: Reports, audit) -> None:
+def add_api(app: FastAPI, auth: Auth, corpus: Corpus, reports: Reports, audit, sources) -> None:
     app.user_middleware.append(Middleware(BasicGate, auth=auth, audit=audit))
 
     def refused(err: ChangeRefused) -> JSONResponse:
@@ -113,6 +121,33 @@ def add_api(app: FastAPI, auth: Auth, corpus: Corpus, reports: Reports, audit) -
         except ChangeRefused as err:
             return refused(err)
         return JSONResponse(status_code=202, content={"job": found.to_json()})
+
+    @app.get("/api/admin/sources")
+    def web_sources() -> dict:
+        return sources.view()
+
+    @app.post("/api/admin/sources", status_code=202)
+    def add_source(body: SourceRequest, request: Request) -> Response:
+        try:
+            found = sources.add(body.url, ",".join(body.include), body.refresh, request.state.who)
+        except ChangeRefused as err:
+            return refused(err)
+        return JSONResponse(status_code=202, content={"job": found.to_json()})
+
+    @app.delete("/api/admin/sources", status_code=202)
+    def remove_source(request: Request, url: str = Query(..., max_length=2000)) -> Response:
+        try:
+            found = sources.remove(url, request.state.who)
+        except ChangeRefused as err:
+            return refused(err)
+        return JSONResponse(status_code=202, content={"job": found.to_json()})
+
+    @app.post("/api/admin/sync")
+    def sync_now(request: Request) -> Response:
+        report = sources.sync_now(request.state.who)
+        if report is None:
+            return error(409, "sync_running", "A sync is already running; try again when it has finished.")
+        return JSONResponse(report.to_json())
 
     @app.get("/api/admin/unanswered")
     def unanswered(days: int = Query(30, ge=1, le=3650)) -> dict:

@@ -377,7 +377,7 @@ def check_profile(text: str) -> None:
     from assistant.corpus.deployer import _SAFE_URL
 
     data = _yaml_mapping(text, "assistant file")
-    known = {"name", "title", "scope", "example_question", "starter_questions", "contacts"}
+    known = {"name", "title", "scope", "example_question", "starter_questions", "contacts", "sources"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ChangeRefused(f"Unknown setting(s): {', '.join(unknown)}. The file takes {', '.join(sorted(known))}.")
@@ -395,6 +395,22 @@ def check_profile(text: str) -> None:
         url = str(contact.get("url") or "")
         if url and not _SAFE_URL.match(url):
             raise ChangeRefused(f"Contact {i}'s url must start with https://, http://, mailto: or tel:.")
+    check_sources(data.get("sources"))
+
+
+def check_sources(sources) -> None:
+    """Each web source as `assistant sync` reads it (assistant/sources/declared.py)."""
+    from assistant.sources.declared import parse_source
+
+    if sources is None:
+        return
+    if not isinstance(sources, list):
+        raise ChangeRefused("'sources' must be a list of sources, each with a url.")
+    for i, entry in enumerate(sources, 1):
+        try:
+            parse_source(entry)
+        except ValueError as err:
+            raise ChangeRefused(f"Source {i}: {err}.", 422, "invalid_source") from err
 
 
 def check_glossary(text: str) -> None:

@@ -1,5 +1,5 @@
-"""The console's pages, built with Gradio: Documents, Questions not answered, Feedback, Assistant
-and glossary, Audit log. Every handler goes through `Corpus` and `Reports`, as the JSON API does,
+"""The console's pages, built with Gradio: Documents, Web sources, Questions not answered, Feedback,
+Assistant and glossary, Audit log. Every handler goes through `Corpus` and `Reports`, as the JSON API does,
 and checks the session again (the gate in `auth.py` already has). Charts are plain SVG drawn here
 (`charts.py`), each with its figures in words and in a table beside it.
 
@@ -12,6 +12,7 @@ from assistant.console import charts
 from assistant.console.auth import Auth
 from assistant.console.corpus import KINDS, ChangeRefused, Corpus
 from assistant.console.reports import Reports
+from assistant.console.sources import Sources
 from assistant.corpus.documents import SUPPORTED
 
 DAY_CHOICES = [7, 30, 90, 365]
@@ -43,7 +44,10 @@ def theme():
     )
 
 
-def build_console(auth: Auth, corpus: Corpus, reports: Reports):
+REFRESH_CHOICES = [("every day (default)", ""), ("every 6 hours", "6h"), ("every hour", "1h"), ("every week", "7d")]
+
+
+def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources):
     import gradio as gr
     import pandas as pd
 
@@ -110,6 +114,75 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
         except ChangeRefused as err:
             return gr.skip(), f"**Not removed**: {err}", gr.Timer(active=False)
         return documents_table(), f"**Removing** {job.name}: indexing...", gr.Timer(active=True)
+
+    # ---- web sources
+    def sources_tables():
+        view = sources.view()
+        table = pd.DataFrame(
+            [
+                [
+                    s["url"],
+                    ", ".join(s["include"]) or "everything on the site",
+                    s["refresh"],
+                    s["last_synced"],
+                    s["pages"],
+                    s["failing"],
+                ]
+                for s in view["sources"]
+            ],
+            columns=[
+                "Source (a page or a sitemap)",
+                "Only pages starting with",
+                "Synced",
+                "Last synced",
+                "Pages kept",
+                "Pages failing",
+            ],
+        )
+        pages = pd.DataFrame(
+            [
+                [p["url"], p["title"], p["status"] or "", p["last_fetched"], p["last_changed"], p["error"]]
+                for p in view["pages"]
+            ],
+            columns=["Page", "Title", "Status", "Last fetched", "Last changed", "Problem"],
+        )
+        return (
+            table,
+            pages,
+            gr.Dropdown(choices=[s["url"] for s in view["sources"]], value=None),
+            gr.Dropdown(choices=[p["url"] for p in view["pages"] if p["file"]], value=None),
+        )
+
+    def add_source(url, include, refresh, request: gr.Request):
+        actor = who(request)
+        try:
+            sources.add(url or "", include or "", refresh or "", actor)
+        except ChangeRefused as err:
+            return (f"**Not added**: {err} Nothing was changed.", gr.skip(), gr.Timer(active=False))
+        return (f"**Added** {url.strip()}. Choose **Sync now** to read its pages.", "", gr.Timer(active=True))
+
+    def remove_source(url, request: gr.Request):
+        actor = who(request)
+        if not url:
+            return "Choose a source to remove first.", gr.Timer(active=False)
+        try:
+            sources.remove(url, actor)
+        except ChangeRefused as err:
+            return f"**Not removed**: {err}", gr.Timer(active=False)
+        return f"**Removed** {url}. Its pages leave the guidance at the next sync (choose **Sync now**).", gr.Timer(
+            active=True
+        )
+
+    def sync_now(request: gr.Request):
+        actor = who(request)
+        try:
+            report = sources.sync_now(actor)
+        except Exception as err:  # the index or the shared lock: say so, never a traceback
+            return f"**Not synced**: {err}"
+        if report is None:
+            return "A sync is already running; its results will show here when it has finished."
+        lines = report.lines()
+        return "**Synced.** " + lines[0] + "".join(f"\n- {line}" for line in lines[1:12])
 
     # ---- gaps
     def gaps_view(days):
@@ -210,6 +283,32 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
                 with gr.Column():
                     choose = gr.Dropdown(label="Document to remove", choices=[], elem_id="remove-choice")
                     drop = gr.Button("Remove and re-index", variant="stop", elem_id="remove-button")
+        with gr.Tab("Web sources"):
+            gr.Markdown(
+                "Pages of a website the assistant reads itself. A source is one page or a sitemap; the "
+                "assistant fetches its pages, keeps their own words and cites the live page. Sources are "
+                "synced by themselves (each at its interval); **Sync now** does it at once."
+            )
+            sync_status = gr.Markdown(elem_id="sync-status")
+            source_table = gr.Dataframe(label="Sources", interactive=False, wrap=True, elem_id="sources-table")
+            with gr.Row():
+                with gr.Column():
+                    new_url = gr.Textbox(label="Web address of a page or a sitemap", elem_id="source-url")
+                    new_include = gr.Textbox(
+                        label="Only pages whose address starts with (optional; several separated by commas)",
+                        elem_id="source-include",
+                    )
+                    new_refresh = gr.Dropdown(REFRESH_CHOICES, value="", label="Sync it", elem_id="source-refresh")
+                    add_button = gr.Button("Add source", variant="primary", elem_id="add-source")
+                with gr.Column():
+                    source_choice = gr.Dropdown(label="Source to remove", choices=[], elem_id="source-choice")
+                    remove_button = gr.Button("Remove source", variant="stop", elem_id="remove-source")
+                    sync_button = gr.Button("Sync now", elem_id="sync-now")
+            page_table = gr.Dataframe(label="Pages", interactive=False, wrap=True, elem_id="pages-table")
+            page_choice = gr.Dropdown(label="Show the text kept for a page", choices=[], elem_id="page-choice")
+            page_text = gr.Textbox(
+                label="Text kept (what the assistant quotes)", lines=12, interactive=False, elem_id="page-text"
+            )
         with gr.Tab("Questions not answered"):
             gr.Markdown(
                 "Questions the assistant declined, and questions whose answer got a thumbs down, grouped by "
@@ -247,6 +346,18 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
         gap_outputs = [gap_summary, weekly_chart, topics_chart, topics, csv]
         fb_outputs = [fb_summary, rate_chart, reasons, unhelpful]
         console.load(refresh_documents, None, doc_outputs)
+        source_outputs = [source_table, page_table, source_choice, page_choice]
+        console.load(sources_tables, None, source_outputs)
+        add_button.click(add_source, [new_url, new_include, new_refresh], [sync_status, new_url, timer]).then(
+            sources_tables, None, source_outputs
+        )
+        remove_button.click(remove_source, source_choice, [sync_status, timer]).then(
+            sources_tables, None, source_outputs
+        )
+        sync_button.click(sync_now, None, sync_status).then(sources_tables, None, source_outputs).then(
+            refresh_list, None, [documents, choose]
+        )
+        page_choice.change(lambda url: sources.preview(url) if url else "", page_choice, page_text)
         console.load(gaps_view, gap_days, gap_outputs)
         console.load(feedback_view, fb_days, fb_outputs)
         console.load(lambda: (corpus.read_file("assistant.yaml"), corpus.read_file("glossary.yaml")), None, [profile, glossary])

@@ -24,12 +24,16 @@ from assistant.stores.database import open_database
 from assistant.stores.feedback import REASONS, FeedbackStore, FeedbackUnavailable
 from assistant.stores.records import Recorder
 from assistant.web import http_errors
+from assistant.web.client_address import ClientAddress
 from assistant.web.guard import RequestGuard
 from assistant.web.http_errors import ApiError
 
 log = logging.getLogger(__name__)
 # Gradio's front-end files under the console (behind its login, but the same in every install).
 GRADIO_ASSETS = ("/admin/assets/", "/admin/static/", "/admin/svelte/", "/admin/favicon.ico")
+
+MAX_HEADER_BYTES = 16 * 1024  # a request's line and headers; beyond: 400 and the connection closed
+KEEP_ALIVE_SECONDS = 5  # an idle connection is closed after this
 
 
 class HistoryTurn(BaseModel):
@@ -168,7 +172,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     if settings.admin_password is not None and settings.admin_password.get_secret_value():
         from assistant.console import add_console
 
-        add_console(app, service, db, recorder, RequestGuard(None, settings).client_key)
+        add_console(app, service, db, recorder, ClientAddress(settings))
     return app
 
 
@@ -243,9 +247,10 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
             "secret on every machine, or feedback that reaches another machine than the one that answered is refused."
         )
     print(f"Serving the chat on http://{settings.host}:{settings.port}/ with {settings.workers} process(es)")
+    options = server_options(settings)
     if settings.workers == 1:
         app = _loaded_app(service)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(app, host=settings.host, port=settings.port, **options)
         return 0
     # One key for every worker, so that feedback on an answer from one is accepted by another.
     os.environ["ASSISTANT_ANSWER_ID_KEY"] = service.answer_ids.key.decode()
@@ -255,9 +260,26 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        log_level="warning",
+        **options,
     )
     return 0
+
+
+def server_options(settings: Settings) -> dict:
+    """uvicorn's own limits. h11, not httptools: it bounds a request's headers (httptools took 2 MB
+    of them here, all kept in memory). uvicorn has no time limit on the headers of a request; behind
+    deploy/nginx-site.conf, nginx's client_header_timeout cuts off slow headers (and its
+    client_body_timeout slow bodies; the guard's body_timeout_s does that here too). Forwarded
+    headers (X-Forwarded-For, -Proto) are believed only when ASSISTANT_CLIENT_IP_HEADER is set, and
+    then only from ASSISTANT_TRUSTED_PROXIES (uvicorn would otherwise believe 127.0.0.1 always)."""
+    return {
+        "http": "h11",
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        "proxy_headers": bool(settings.client_ip_header),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
+        "log_level": "warning",
+    }
 
 
 def worker_app() -> FastAPI:
@@ -271,6 +293,9 @@ def _loaded_app(service: Service) -> FastAPI:
     service.deps()  # load the index before the first question, not during it
     preload()  # and the spelling list (0.1-0.4 s), which the first misspelt question would wait for
     app = create_app(service=service)
+    from assistant.sources.schedule import SyncSchedule
+
+    app.state.web_sync = SyncSchedule(service).start()  # the web sources kept fresh (assistant/sources/)
     # Everything loaded so far lives as long as the process: keep it out of the garbage
     # collector's full passes, which otherwise pause answering for tens of milliseconds.
     gc.freeze()
