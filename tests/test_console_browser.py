@@ -149,7 +149,15 @@ def test_an_uploaded_document_is_answered_within_ten_seconds_then_removed(consol
 
     page.get_by_label("Document to remove").click()
     page.get_by_role("option", name="expenses.md").click()
-    page.get_by_role("button", name="Remove and re-index").click()
+    page.get_by_role("button", name="Remove...").click()
+    confirm = page.locator("#remove-confirm-text")
+    confirm.get_by_text("Remove expenses.md?").wait_for(timeout=20000)
+    assert (corpus / "expenses.md").exists(), "removed before it was confirmed"
+    page.get_by_role("button", name="Cancel").click()
+    page.locator("#job-status").get_by_text("Nothing was removed").wait_for(timeout=20000)
+    assert (corpus / "expenses.md").exists()
+    page.get_by_role("button", name="Remove...").click()
+    page.get_by_role("button", name="Yes, remove expenses.md").click()
     page.locator("#job-status").get_by_text("expenses.md (remove)").wait_for(timeout=20000)
     page.locator("#job-status").get_by_text("Done").wait_for(timeout=20000)
     assert not (corpus / "expenses.md").exists()

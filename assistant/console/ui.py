@@ -105,6 +105,17 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
         verb = "Replacing" if job.action == "replace" else "Adding"
         return documents_table(), f"**{verb}** {job.name}: indexing...", gr.Timer(active=True)
 
+    def confirm_removal(name):
+        """The first click only asks: the document is named, and nothing is removed yet."""
+        if not name:
+            return gr.Group(visible=False), "", gr.skip(), "Choose a document to remove first."
+        passages = next((r["passages"] for r in reports.documents(corpus.status()) if r["file"] == name), 0)
+        text = (
+            f"**Remove {name}?** Its {passages} passage{'' if passages == 1 else 's'} leave the guidance at once, "
+            "and the assistant stops answering from it."
+        )
+        return gr.Group(visible=True), text, gr.Button(value=f"Yes, remove {name}"), gr.skip()
+
     def remove(name, request: gr.Request):
         actor = who(request)
         if not name:
@@ -282,7 +293,12 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
                     )  # fmt: skip
                 with gr.Column():
                     choose = gr.Dropdown(label="Document to remove", choices=[], elem_id="remove-choice")
-                    drop = gr.Button("Remove and re-index", variant="stop", elem_id="remove-button")
+                    drop = gr.Button("Remove...", variant="stop", elem_id="remove-button")
+                    with gr.Group(visible=False, elem_id="remove-confirm") as confirm_box:
+                        confirm_text = gr.Markdown(elem_id="remove-confirm-text")
+                        with gr.Row():
+                            confirm = gr.Button("Yes, remove it", variant="stop", elem_id="remove-confirm-button")
+                            cancel = gr.Button("Cancel", elem_id="remove-cancel")
         with gr.Tab("Web sources"):
             gr.Markdown(
                 "Pages of a website the assistant reads itself. A source is one page or a sitemap; the "
@@ -365,7 +381,12 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
         timer.tick(tick, None, [documents, job_status, timer, choose])
         # The message a change gives stays; the timer then follows its ingest to the end.
         add.upload(upload, add, [documents, job_status, timer]).then(refresh_list, None, [documents, choose])
-        drop.click(remove, choose, [documents, job_status, timer]).then(refresh_list, None, [documents, choose])
+        drop.click(confirm_removal, choose, [confirm_box, confirm_text, confirm, job_status])
+        choose.change(lambda _name: gr.Group(visible=False), choose, confirm_box)
+        cancel.click(lambda: (gr.Group(visible=False), "Nothing was removed."), None, [confirm_box, job_status])
+        confirm.click(remove, choose, [documents, job_status, timer]).then(
+            lambda: gr.Group(visible=False), None, confirm_box
+        ).then(refresh_list, None, [documents, choose])
         gap_days.change(gaps_view, gap_days, gap_outputs)
         fb_days.change(feedback_view, fb_days, fb_outputs)
         save_profile.click(save("assistant.yaml"), profile, [files_status, timer])
