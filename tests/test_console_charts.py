@@ -6,7 +6,10 @@ from assistant.console.charts import grouped_bars
 
 
 def test_the_weekly_axis_reads_round_numbers_and_the_bars_fit_it():
-    rows = [{"week": "2026-11-16", "answered": 196, "declined": 12}, {"week": "2026-11-23", "answered": 80, "declined": 3}]
+    rows = [
+        {"week": "2026-11-16", "answered": 196, "declined": 12},
+        {"week": "2026-11-23", "answered": 80, "declined": 3},
+    ]
     svg = grouped_bars("Weekly", rows, "week", [("answered", "answered"), ("declined", "declined")], "c")
     labels = [int(t) for t in re.findall(r'text-anchor="end"[^>]*>(\d+)</text>', svg)]
     assert labels == [0, 50, 100, 150, 200]
