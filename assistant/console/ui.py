@@ -14,6 +14,7 @@ from assistant.console.corpus import KINDS, ChangeRefused, Corpus
 from assistant.console.reports import Reports
 from assistant.console.sources import Sources
 from assistant.corpus.documents import SUPPORTED
+from assistant.sources.sync import WEB_FOLDER
 
 DAY_CHOICES = [7, 30, 90, 365]
 TOP_TOPICS = 10
@@ -22,6 +23,17 @@ CSS = """
 .console-chart { margin: 0; }
 .console-chart figcaption { margin-bottom: .5rem; }
 a { color: #1d70b8; }
+/* On a phone: every tab shown, over two or three lines, instead of most of them hidden behind a
+   "..." menu. Gradio decides what overflows by measuring a hidden copy of the tab bar; in that copy
+   the labels are made tiny so that all fit, and the real bar wraps. */
+@media (max-width: 640px) {
+  .tab-wrapper { height: auto !important; padding-bottom: .25rem; }
+  .tab-container[role=tablist] { flex-wrap: wrap !important; height: auto !important; overflow: visible !important; }
+  .tab-container.visually-hidden button { font-size: 1px !important; padding: 0 !important; min-width: 0 !important; }
+  .tab-container[role=tablist] button { min-height: 44px; }
+  .overflow-menu { display: none !important; }
+  #console-title h1 { font-size: 1.5rem; }
+}
 """
 
 
@@ -76,13 +88,17 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
         label = "Done" if job.state == "done" else "Failed"
         return f"**{label}**: {job.name} ({job.action}). {job.message}", False
 
+    def removable() -> list[str]:
+        """Documents an editor added; a web source's pages go with their source (Web sources tab)."""
+        return [r["file"] for r in reports.documents(corpus.status()) if not r["file"].startswith(WEB_FOLDER + "/")]
+
     def refresh_documents():
         text, running = job_text()
-        names = [r["file"] for r in reports.documents(corpus.status())]
+        names = removable()
         return documents_table(), text, gr.Timer(active=running), gr.Dropdown(choices=names, value=None)
 
     def refresh_list():
-        names = [r["file"] for r in reports.documents(corpus.status())]
+        names = removable()
         return documents_table(), gr.Dropdown(choices=names, value=None)
 
     def tick():
@@ -283,7 +299,14 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
         timer = gr.Timer(1.0, active=False)
         with gr.Tab("Documents"):
             job_status = gr.Markdown(elem_id="job-status")
-            documents = gr.Dataframe(label="Documents in the guidance", interactive=False, wrap=True)
+            # Fixed column widths: on a phone the table scrolls sideways instead of wrapping each
+            # header a letter a line.
+            documents = gr.Dataframe(
+                label="Documents in the guidance",
+                interactive=False,
+                wrap=True,
+                column_widths=["200px", "200px", "110px", "90px", "130px", "220px"],
+            )
             with gr.Row():
                 with gr.Column():
                     gr.Markdown(f"Add a document ({KINDS}). A file with the name of one above replaces it.")
