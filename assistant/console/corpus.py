@@ -72,6 +72,10 @@ class Job:
         }
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def safe_name(filename: str) -> str:
     """The name a file gets in the corpus folder: its own base name, plain characters only."""
     base = re.split(r"[\\/]", filename or "")[-1].strip()
@@ -223,7 +227,7 @@ class Corpus:
             if name in skipped:
                 raise ChangeRefused(f"'{name}' could not be indexed: {skipped[name]}.")
             self._record_status(summary)
-            parts = [f"Indexed: {summary.documents} documents, {summary.chunks} passages ({summary.added} new)"]
+            parts = [f"Indexed: {_count(summary.documents, 'document')}, {_count(summary.chunks, 'passage')} ({summary.added} new)"]
             parts += [f"Note: {w}" for w in warnings]
             self._update(job_id, state="done", message="; ".join(parts) + ".", finished=True)
             self.audit.write(who, "ingested", name)

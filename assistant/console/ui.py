@@ -14,6 +14,7 @@ from assistant.console.corpus import KINDS, ChangeRefused, Corpus
 from assistant.console.reports import Reports
 from assistant.console.sources import Sources
 from assistant.corpus.documents import SUPPORTED
+from assistant.sources.sync import WEB_FOLDER
 
 DAY_CHOICES = [7, 30, 90, 365]
 TOP_TOPICS = 10
@@ -22,6 +23,17 @@ CSS = """
 .console-chart { margin: 0; }
 .console-chart figcaption { margin-bottom: .5rem; }
 a { color: #1d70b8; }
+/* On a phone: every tab shown, over two or three lines, instead of most of them hidden behind a
+   "..." menu. Gradio decides what overflows by measuring a hidden copy of the tab bar; in that copy
+   the labels are made tiny so that all fit, and the real bar wraps. */
+@media (max-width: 640px) {
+  .tab-wrapper { height: auto !important; padding-bottom: .25rem; }
+  .tab-container[role=tablist] { flex-wrap: wrap !important; height: auto !important; overflow: visible !important; }
+  .tab-container.visually-hidden button { font-size: 1px !important; padding: 0 !important; min-width: 0 !important; }
+  .tab-container[role=tablist] button { min-height: 44px; }
+  .overflow-menu { display: none !important; }
+  #console-title h1 { font-size: 1.5rem; }
+}
 """
 
 
@@ -76,13 +88,17 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
         label = "Done" if job.state == "done" else "Failed"
         return f"**{label}**: {job.name} ({job.action}). {job.message}", False
 
+    def removable() -> list[str]:
+        """Documents an editor added; a web source's pages go with their source (Web sources tab)."""
+        return [r["file"] for r in reports.documents(corpus.status()) if not r["file"].startswith(WEB_FOLDER + "/")]
+
     def refresh_documents():
         text, running = job_text()
-        names = [r["file"] for r in reports.documents(corpus.status())]
+        names = removable()
         return documents_table(), text, gr.Timer(active=running), gr.Dropdown(choices=names, value=None)
 
     def refresh_list():
-        names = [r["file"] for r in reports.documents(corpus.status())]
+        names = removable()
         return documents_table(), gr.Dropdown(choices=names, value=None)
 
     def tick():
@@ -104,6 +120,17 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
             file.unlink(missing_ok=True)  # Gradio's copy of the upload is not kept
         verb = "Replacing" if job.action == "replace" else "Adding"
         return documents_table(), f"**{verb}** {job.name}: indexing...", gr.Timer(active=True)
+
+    def confirm_removal(name):
+        """The first click only asks: the document is named, and nothing is removed yet."""
+        if not name:
+            return gr.Group(visible=False), "", gr.skip(), "Choose a document to remove first."
+        passages = next((r["passages"] for r in reports.documents(corpus.status()) if r["file"] == name), 0)
+        text = (
+            f"**Remove {name}?** Its {passages} passage{'' if passages == 1 else 's'} leave the guidance at once, "
+            "and the assistant stops answering from it."
+        )
+        return gr.Group(visible=True), text, gr.Button(value=f"Yes, remove {name}"), gr.skip()
 
     def remove(name, request: gr.Request):
         actor = who(request)
@@ -272,7 +299,14 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
         timer = gr.Timer(1.0, active=False)
         with gr.Tab("Documents"):
             job_status = gr.Markdown(elem_id="job-status")
-            documents = gr.Dataframe(label="Documents in the guidance", interactive=False, wrap=True)
+            # Fixed column widths: on a phone the table scrolls sideways instead of wrapping each
+            # header a letter a line.
+            documents = gr.Dataframe(
+                label="Documents in the guidance",
+                interactive=False,
+                wrap=True,
+                column_widths=["200px", "200px", "110px", "90px", "130px", "220px"],
+            )
             with gr.Row():
                 with gr.Column():
                     gr.Markdown(f"Add a document ({KINDS}). A file with the name of one above replaces it.")
@@ -282,7 +316,12 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
                     )  # fmt: skip
                 with gr.Column():
                     choose = gr.Dropdown(label="Document to remove", choices=[], elem_id="remove-choice")
-                    drop = gr.Button("Remove and re-index", variant="stop", elem_id="remove-button")
+                    drop = gr.Button("Remove...", variant="stop", elem_id="remove-button")
+                    with gr.Group(visible=False, elem_id="remove-confirm") as confirm_box:
+                        confirm_text = gr.Markdown(elem_id="remove-confirm-text")
+                        with gr.Row():
+                            confirm = gr.Button("Yes, remove it", variant="stop", elem_id="remove-confirm-button")
+                            cancel = gr.Button("Cancel", elem_id="remove-cancel")
         with gr.Tab("Web sources"):
             gr.Markdown(
                 "Pages of a website the assistant reads itself. A source is one page or a sitemap; the "
@@ -365,7 +404,12 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
         timer.tick(tick, None, [documents, job_status, timer, choose])
         # The message a change gives stays; the timer then follows its ingest to the end.
         add.upload(upload, add, [documents, job_status, timer]).then(refresh_list, None, [documents, choose])
-        drop.click(remove, choose, [documents, job_status, timer]).then(refresh_list, None, [documents, choose])
+        drop.click(confirm_removal, choose, [confirm_box, confirm_text, confirm, job_status])
+        choose.change(lambda _name: gr.Group(visible=False), choose, confirm_box)
+        cancel.click(lambda: (gr.Group(visible=False), "Nothing was removed."), None, [confirm_box, job_status])
+        confirm.click(remove, choose, [documents, job_status, timer]).then(
+            lambda: gr.Group(visible=False), None, confirm_box
+        ).then(refresh_list, None, [documents, choose])
         gap_days.change(gaps_view, gap_days, gap_outputs)
         fb_days.change(feedback_view, fb_days, fb_outputs)
         save_profile.click(save("assistant.yaml"), profile, [files_status, timer])
