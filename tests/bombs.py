@@ -11,8 +11,10 @@ import docx
 PARAGRAPH = b"<w:p><w:r><w:t>Volunteers may claim expenses for travel.</w:t></w:r></w:p>"
 
 
-def docx_bomb(unpacked_mb: int) -> bytes:
-    """A real Word file whose document.xml unpacks to about `unpacked_mb` MB of paragraphs."""
+def docx_bomb(unpacked_mb: int, numbered: bool = False) -> bytes:
+    """A real Word file whose document.xml unpacks to about `unpacked_mb` MB of paragraphs: the same
+    one repeated (packs about 1000 to 1), or numbered ones (about 30 to 1, as a very long real
+    document could)."""
     base = io.BytesIO()
     d = docx.Document()
     d.add_paragraph("A small document.")
@@ -28,7 +30,13 @@ def docx_bomb(unpacked_mb: int) -> bytes:
             block = PARAGRAPH * (1_000_000 // len(PARAGRAPH))
             with dst.open("word/document.xml", "w", force_zip64=True) as part:
                 part.write(head + b"<w:body>")
-                for _ in range(unpacked_mb):
+                for mb in range(unpacked_mb):
+                    if numbered:
+                        block = b"".join(
+                            b"<w:p><w:r><w:t>Volunteers may claim expenses, rule %d.</w:t></w:r></w:p>"
+                            % (mb * 20000 + i)
+                            for i in range(15000)
+                        )
                     part.write(block)
                 part.write(tail)
     return out.getvalue()

@@ -25,6 +25,7 @@ from assistant.corpus.documents import UnreadableDocument
 log = logging.getLogger(__name__)
 
 ISOLATED = (".docx", ".pdf")  # the kinds that unpack, or whose parser can be made to work hard
+NEAR_LIMIT = 32 * 2**20  # a failure this close to the memory limit is taken for running out of it
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent  # the folder holding `assistant/`
 
 
@@ -119,9 +120,27 @@ def main(argv: list[str]) -> int:
     except MemoryError:
         result = {"memory": True}
     except Exception as err:  # a parser's own failure on a broken file: its kind, shortly
-        result = {"failed": f"{type(err).__name__}: {err}"[:300]}
+        # A C library (lxml) out of memory raises its own error ("unknown error"): it was the
+        # memory if the process's address space came within a few MB of its limit.
+        result = (
+            {"memory": True}
+            if _peak_bytes() > memory - NEAR_LIMIT
+            else {"failed": f"{type(err).__name__}: {err}"[:300]}
+        )
     sys.stdout.write(json.dumps(result))
     sys.stdout.flush()
+    return 0
+
+
+def _peak_bytes() -> int:
+    """This process's largest address space so far (VmPeak), 0 where /proc does not say."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmPeak:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     return 0
 
 
