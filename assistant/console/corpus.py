@@ -442,7 +442,7 @@ def _yaml_mapping(text: str, what: str) -> dict:
 
 
 def check_profile(text: str) -> None:
-    from assistant.corpus.deployer import _SAFE_URL
+    from assistant.corpus.deployer import _SAFE_URL, contact_url_problem
 
     data = _yaml_mapping(text, "assistant file")
     known = {"name", "title", "scope", "example_question", "starter_questions", "contacts"}
@@ -463,6 +463,9 @@ def check_profile(text: str) -> None:
         url = str(contact.get("url") or "")
         if url and not _SAFE_URL.match(url):
             raise ChangeRefused(f"Contact {i}'s url must start with https://, http://, mailto: or tel:.")
+        problem = contact_url_problem(url.strip()) if url else None
+        if problem:
+            raise ChangeRefused(f"Contact {i}'s url is refused: {problem}.")
 
 
 def check_glossary(text: str) -> None:
