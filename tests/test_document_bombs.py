@@ -13,8 +13,7 @@ import zipfile
 
 import pytest
 
-from assistant.corpus.documents import UnreadableDocument, load_corpus, read_document
-from assistant.corpus.sandbox import ParseBudget
+from assistant.corpus.documents import UnreadableDocument
 from tests.bombs import docx_bomb, pdf_bomb
 from tests.conftest import ROOT
 from tests.servers import App, assistant_env, run_cli
@@ -142,6 +141,8 @@ def test_a_pdf_that_takes_minutes_to_parse_is_refused_within_its_time(console_ap
 def test_a_zip_whose_table_of_contents_lies_is_still_bounded():
     """The central directory says each part is small; the parts really unpack to far more. What is
     read is bounded by what was declared (the part fails its checksum), never by what is in it."""
+    from assistant.corpus.documents import read_document
+
     raw = bytearray(docx_bomb(60))
     real = zipfile.ZipFile(io.BytesIO(bytes(raw))).getinfo("word/document.xml")
     declared = real.file_size.to_bytes(8, "little")
@@ -153,6 +154,9 @@ def test_a_zip_whose_table_of_contents_lies_is_still_bounded():
 
 
 def test_the_budget_is_checked_in_the_corpus_too(tmp_path, bomb_docx):
+    from assistant.corpus.documents import load_corpus
+    from assistant.corpus.sandbox import ParseBudget
+
     (tmp_path / "bomb.docx").write_bytes(bomb_docx)
     (tmp_path / "fine.md").write_text("# Fine\n\nA fine document about grants.\n")
     result = load_corpus(tmp_path, budget=ParseBudget(max_unpacked=50_000_000))
@@ -163,6 +167,9 @@ def test_the_budget_is_checked_in_the_corpus_too(tmp_path, bomb_docx):
 def test_a_parse_that_needs_too_much_memory_is_stopped(tmp_path):
     """A file within the unpacking limit can still need more memory than allowed: the parser, in its
     child process, is stopped, and says so."""
+    from assistant.corpus.documents import read_document
+    from assistant.corpus.sandbox import ParseBudget
+
     raw = docx_bomb(40, numbered=True)  # under the unpacking limit, and packed as a real file could be
     assert len(raw) < 5_000_000
     budget = ParseBudget(memory_bytes=160 * 2**20, seconds=60)
