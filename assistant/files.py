@@ -20,11 +20,16 @@ def sha256_file(path: Path) -> str:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Readers see the old file or the new one, never half of it: written beside it under a hidden
-    name (no reader lists it; an ingest removes any left by a crash), then renamed over it."""
+    name (no reader lists it; an ingest removes any left by a crash), then renamed over it. When
+    it cannot be written (a full disk), the hidden file is removed and the old one is untouched."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def check_file(

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
     chroma_port: int = Field(8000, description="Port of the Chroma server.")
 
     max_document_mb: float = Field(10, gt=0, description="Larger files in the corpus are skipped with a message.")
+    max_unpacked_mb: float = Field(
+        100, gt=0, description="A Word file (a zip) that unpacks to more is refused before it is read (zip bombs)."
+    )
+    parse_memory_mb: int = Field(
+        1024, ge=128, description="Memory one Word file or PDF may use while it is read (in a child process)."
+    )
+    parse_seconds: float = Field(
+        60, gt=0, le=3600, description="Time one Word file or PDF may take to read; longer: refused."
+    )
 
     top_k: int = Field(8, ge=1, le=20, description="Passages the answer is composed from.")
     max_answer_words: int = Field(80, ge=20, le=300, description="Word budget of an answer.")

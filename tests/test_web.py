@@ -59,6 +59,7 @@ def test_health_and_documents(client, service):
         "vector_store": True,
         "reader": True,  # the trained reader answers, verified
         "feedback_store": True,
+        "question_records": True,
     }
     assert health["parts"]["index"]["documents"] == 1 and health["parts"]["index"]["version"]
     assert client.get("/documents/probation-services.md").status_code == 200

@@ -82,7 +82,8 @@ def add_api(app: FastAPI, auth: Auth, corpus: Corpus, reports: Reports, audit, s
     async def upload(request: Request, file: UploadFile = File(...)) -> Response:  # noqa: B008 - FastAPI's way
         data = await file.read(corpus.max_bytes + 1)
         try:
-            job = await run_in_threadpool(corpus.upload, file.filename or "", data, request.state.who)
+            host = request.headers.get("host")
+            job = await run_in_threadpool(corpus.upload, file.filename or "", data, request.state.who, host)
         except ChangeRefused as err:
             return refused(err)
         return JSONResponse(status_code=202, content={"job": job.to_json()})

@@ -13,25 +13,29 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import re
 import shutil
-import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 import yaml
 
-from assistant.corpus.documents import SUPPORTED, UnreadableDocument, load_document
+from assistant.console.backups import Backup
+from assistant.console.jobs import Job, Jobs, is_here, owner_is_gone
+from assistant.corpus.documents import SUPPORTED, UnreadableDocument, read_document
+from assistant.corpus.index import MANIFEST
+from assistant.corpus.sandbox import ParseBudget
 from assistant.files import write_atomically
 from assistant.service import Service
+from assistant.stores import write_errors
 from assistant.stores.audit import AuditLog
 from assistant.stores.database import Database
 from assistant.stores.shared_index import Busy, SharedIndexError
-from assistant.stores.tables import document_status, ingest_jobs
+from assistant.stores.tables import document_status
 
 log = logging.getLogger(__name__)
 
@@ -48,30 +52,6 @@ class ChangeRefused(Exception):
         self.status, self.code = status, code
 
 
-@dataclass(frozen=True)
-class Job:
-    id: int
-    action: str
-    name: str
-    state: str  # running, done, failed
-    done: int
-    total: int
-    message: str
-    created_at: float
-    finished_at: float | None
-
-    def to_json(self) -> dict:
-        return {
-            "id": self.id,
-            "action": self.action,
-            "name": self.name,
-            "state": self.state,
-            "done": self.done,
-            "total": self.total,
-            "message": self.message,
-        }
-
-
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -86,7 +66,9 @@ def safe_name(filename: str) -> str:
             f"{MAX_NAME} characters), not starting with a dot."
         )
     if Path(base).suffix.lower() not in SUPPORTED:
-        raise ChangeRefused(f"'{base}' is not a kind of document the assistant reads: add {KINDS}.", 415, "unsupported_type")
+        raise ChangeRefused(
+            f"'{base}' is not a kind of document the assistant reads: add {KINDS}.", 415, "unsupported_type"
+        )
     return base
 
 
@@ -97,15 +79,21 @@ class Corpus:
         self.folder = service.settings.corpus_dir
         self.db = db
         self.audit = audit
+        self.jobs = Jobs(db)
+        self.backups = service.settings.data_dir / "console-backups"
         self._running = threading.Lock()  # one change at a time in this process
+        self.recover()
 
     @property
     def max_bytes(self) -> int:
         return int(self.settings.max_document_mb * 1_000_000)
 
     # ---- checks
-    def check_document(self, name: str, data: bytes) -> list[str]:
-        """Refuse a document the assistant could not use (ChangeRefused); its warnings otherwise."""
+    def check_document(self, name: str, data: bytes, host: str | None = None) -> list[str]:
+        """Refuse a document the assistant could not use (ChangeRefused); its warnings otherwise.
+        Read from memory (a Word file or a PDF in a child process with a memory and time budget,
+        `corpus/sandbox.py`): nothing is written anywhere until it has passed. `host` is the
+        address the request came in on: a source URL pointing there is refused."""
         name = safe_name(name)
         if len(data) > self.max_bytes:
             raise ChangeRefused(
@@ -118,15 +106,14 @@ class Corpus:
             raise ChangeRefused("The file is empty.")
         if Path(name).suffix.lower() in (".md", ".markdown"):
             _check_front_matter(data)
-        with tempfile.TemporaryDirectory(prefix="upload-") as tmp:
-            staged = Path(tmp) / name
-            staged.write_bytes(data)
-            try:
-                doc, warnings = load_document(staged, name)
-            except UnreadableDocument as err:
-                raise ChangeRefused(f"'{name}' cannot be used: {err}.") from err
-            except Exception as err:  # a reader's own failure on a broken file
-                raise ChangeRefused(f"'{name}' could not be read ({type(err).__name__}).") from err
+        try:
+            doc, warnings = read_document(
+                data, name, name, ParseBudget.from_settings(self.settings), [self.settings.host, host]
+            )
+        except UnreadableDocument as err:
+            raise ChangeRefused(f"'{name}' cannot be used: {err}.") from err
+        except Exception as err:  # a reader's own failure on a broken file
+            raise ChangeRefused(f"'{name}' could not be read ({type(err).__name__}).") from err
         from assistant.corpus.chunking import chunk_document
 
         if not chunk_document(doc):
@@ -134,9 +121,9 @@ class Corpus:
         return warnings
 
     # ---- changes (each starts an ingest job and returns it)
-    def upload(self, name: str, data: bytes, who: str) -> Job:
+    def upload(self, name: str, data: bytes, who: str, host: str | None = None) -> Job:
         name = safe_name(name)
-        warnings = self.check_document(name, data)
+        warnings = self.check_document(name, data, host)
         target = self.folder / name
         action = "replace" if target.exists() else "upload"
         size = f"{len(data):,} bytes" if len(data) < 10_240 else f"{len(data) / 1024:,.0f} KB"
@@ -160,9 +147,7 @@ class Corpus:
         if len(text.encode("utf-8")) > 200_000:
             raise ChangeRefused("The file is too long (at most 200 KB).", 413, "too_large")
         (check_profile if which == "assistant.yaml" else check_glossary)(text)
-        return self._change(
-            "edit", which, who, which, lambda: write_atomically(path, text.encode("utf-8")), [path], []
-        )
+        return self._change("edit", which, who, which, lambda: write_atomically(path, text.encode("utf-8")), [path], [])
 
     def read_file(self, which: str) -> str:
         path = self.settings.deployer_path if which == "assistant.yaml" else self.settings.glossary_path
@@ -177,35 +162,45 @@ class Corpus:
     def _files(self) -> list[Path]:
         if not self.folder.is_dir():
             return []
-        return sorted(p for p in self.folder.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED and not p.name.startswith("."))
+        return sorted(
+            p
+            for p in self.folder.iterdir()
+            if p.is_file() and p.suffix.lower() in SUPPORTED and not p.name.startswith(".")
+        )
 
     def _change(self, action, name, who, note, apply, touched: list[Path], warnings) -> Job:
+        """Make a change and start its ingest; or, when any step fails, undo what was done (the
+        corpus folder as before, the job closed as failed) and say why (ChangeRefused)."""
         busy = ChangeRefused("Another change is being indexed; try again when it has finished.", 409, "ingest_running")
         if not self._running.acquire(blocking=False):
             raise busy
         held = contextlib.ExitStack()  # with a shared index: the lock of every machine, until indexed
+        job_id = backup = None
         try:
             if self.service.shared is not None:
                 held.enter_context(self.service.shared.lock(wait=False))
             self.service.pull()  # the change is made to the newest guidance, wherever it was changed
-            backup = _Backup(touched)
+            self._close_abandoned()
+            job_id = self.jobs.new(action, name)
+            self.audit.write(who, action, note)
+            backup = Backup.make(self.backups / f"job-{job_id}", touched, _index_version(self.settings.index_dir))
             apply()
-        except Busy:
+        except BaseException as err:
+            refusal = _refusal(err)
+            if backup is not None:
+                backup.discard()  # the change itself is written whole or not at all: nothing to put back
+            if job_id is not None:
+                self._close(job_id, "failed", f"Not changed: {refusal or 'the change could not be made.'}")
             self._release(held)
-            raise busy from None
-        except SharedIndexError as err:
-            self._release(held)
-            raise ChangeRefused(f"{err} Nothing was changed; try again later.", 503, "store_unavailable") from err
-        except ChangeRefused:
-            self._release(held)
-            raise
-        except OSError as err:
-            self._release(held)
-            raise ChangeRefused(f"The corpus folder could not be changed ({err.strerror or err}).", 500, "io_error") from err
-        job_id = self._new_job(action, name)
-        self.audit.write(who, action, note)
+            if refusal is None:
+                raise
+            raise refusal from err
+        stop_beating = self.jobs.heartbeat(job_id)
         threading.Thread(
-            target=self._ingest, args=(job_id, backup, name, warnings, who, held), name="console-ingest", daemon=True
+            target=self._ingest,
+            args=(job_id, backup, name, warnings, who, held, stop_beating),
+            name="console-ingest",
+            daemon=True,
         ).start()
         return self.job(job_id)
 
@@ -213,68 +208,142 @@ class Corpus:
         held.close()
         self._running.release()
 
-    def _ingest(self, job_id: int, backup: _Backup, name: str, warnings: list[str], who: str, held) -> None:
+    def _ingest(
+        self, job_id: int, backup: Backup, name: str, warnings: list[str], who: str, held, stop_beating
+    ) -> None:
         last = [0.0]
 
         def progress(done: int, total: int) -> None:
             if time.monotonic() - last[0] >= PROGRESS_EVERY or done == total:
                 last[0] = time.monotonic()
-                self._update(job_id, done=done, total=total)
+                try:
+                    self.jobs.update(job_id, done=done, total=total)
+                except Exception as err:  # the job's progress is not worth failing the ingest for
+                    log.warning("Could not note an ingest's progress (%s)", type(err).__name__)
 
         try:
-            summary = self.service.ingest(progress, locked=True)
-            skipped = dict(summary.skipped)
-            if name in skipped:
-                raise ChangeRefused(f"'{name}' could not be indexed: {skipped[name]}.")
-            self._record_status(summary)
+            try:
+                summary = self.service.ingest(progress, locked=True)
+                skipped = dict(summary.skipped)
+                if name in skipped:
+                    raise ChangeRefused(f"'{name}' could not be indexed: {skipped[name]}.")
+            except Exception as err:  # any failure: put the folder back; the old index still answers
+                backup.restore()
+                reason = write_errors.plain_reason(err) or (
+                    err.user_message if hasattr(err, "user_message") else str(err)
+                )
+                log.warning("The ingest after a console change failed (%s); the change was undone", reason)
+                self._close(
+                    job_id,
+                    "failed",
+                    f"Not indexed, and the change was undone: {reason} The assistant still answers from the previous version.",
+                )
+                self._audit(who, "ingest_failed", name)
+                return
+            # Indexed: the new index is the truth from here on, whatever is noted below.
+            try:
+                self._record_status(summary)
+            except Exception as err:
+                log.warning("Could not note the documents' status after an ingest (%s)", type(err).__name__)
             parts = [f"Indexed: {_count(summary.documents, 'document')}, {_count(summary.chunks, 'passage')} ({summary.added} new)"]
             parts += [f"Note: {w}" for w in warnings]
-            self._update(job_id, state="done", message="; ".join(parts) + ".", finished=True)
-            self.audit.write(who, "ingested", name)
-        except Exception as err:  # any failure: put the folder back; the old index still answers
-            backup.restore()
-            reason = err.user_message if hasattr(err, "user_message") else str(err)
-            log.warning("The ingest after a console change failed (%s); the change was undone", reason)
-            self._update(
-                job_id,
-                state="failed",
-                message=f"Not indexed, and the change was undone: {reason} The assistant still answers from the previous version.",
-                finished=True,
-            )
-            self.audit.write(who, "ingest_failed", name)
+            self._close(job_id, "done", "; ".join(parts) + ".")
+            self._audit(who, "ingested", name)
         finally:
+            stop_beating.set()
             backup.discard()
             self._release(held)
 
+    def _close(self, job_id: int, state: str, message: str) -> None:
+        """Close a job; if the database cannot be written now (a full disk), the next change or the
+        next start closes it (`_close_abandoned`, `recover`)."""
+        try:
+            self.jobs.update(job_id, state=state, message=message, finished=True)
+        except Exception as err:
+            log.warning("Could not close ingest job %s (%s)", job_id, type(err).__name__)
+
+    def _audit(self, who: str, action: str, detail: str) -> None:
+        try:
+            self.audit.write(who, action, detail)
+        except Exception as err:
+            log.warning("Could not write the audit log (%s)", type(err).__name__)
+
+    # ---- jobs left by a server that stopped
+    def recover(self) -> None:
+        """At start: close each job whose server stopped while it ran (this machine's: the process
+        is gone; another's: no heartbeat for jobs.LEASE_SECONDS), put the corpus folder back where
+        its ingest had not finished, remove its backup, and say what happened in the job."""
+        try:
+            abandoned = [job for job in self.jobs.running() if owner_is_gone(job)]
+        except Exception as err:  # the database down: the next start, or the next change, does it
+            log.warning("Could not look for unfinished console changes (%s)", type(err).__name__)
+            return
+        for job in abandoned:
+            self._recover(job)
+        self._remove_stray_backups()
+
+    def _close_abandoned(self) -> None:
+        """Before a change (one at a time in this process, under its lock): a job of this process
+        still "running" could not be closed when it ended (its database write failed)."""
+        for job in self.jobs.running():
+            if job.owner == self.jobs.owner or owner_is_gone(job):
+                self._recover(job)
+
+    def _recover(self, job: Job) -> None:
+        folder = self.backups / f"job-{job.id}"
+        backup = Backup.read(folder) if is_here(job) else None
+        progress = f" ({job.done} of {job.total} passages embedded)" if job.total else ""
+        if backup is None:
+            state = "failed"
+            message = (
+                f"The server stopped while this change was being indexed{progress}. "
+                f"Check that '{job.name}' is as you want it in the documents list; if not, make the change again."
+            )
+            if is_here(job) and not folder.exists():
+                message = "Not changed: the server stopped before the change was made. Make the change again."
+        elif _index_version(self.settings.index_dir) != backup.index_version:
+            state = "done"
+            message = "Indexed, but the server stopped just after, before it could say so here."
+        else:
+            restored = backup.restore()
+            state = "failed"
+            undone = {
+                "upload": f"'{job.name}' was not added: upload it again.",
+                "replace": f"'{job.name}' was put back as it was: upload the new version again.",
+                "remove": f"'{job.name}' was not removed: remove it again.",
+                "edit": f"{job.name} was put back as it was: make your edit again.",
+            }.get(job.action, "Make the change again.")
+            if not restored:
+                undone = f"'{job.name}' could not be put back as it was (see the server's log); check it."
+            message = (
+                f"The server stopped while this change was being indexed{progress}, so it was undone and the "
+                f"assistant answers from the previous version. {undone}"
+            )
+        if self.jobs.close_if_running(job.id, state, message):
+            log.warning("Console job %s (%s %s): %s", job.id, job.action, job.name, message)
+            if backup is not None:
+                backup.discard()
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _remove_stray_backups(self) -> None:
+        """Backup folders of jobs that are closed (a backup is removed when its job ends; one left by
+        a server that stopped at the wrong moment is removed here)."""
+        if not self.backups.is_dir():
+            return
+        for folder in self.backups.iterdir():
+            try:
+                job = self.jobs.get(int(folder.name.removeprefix("job-")))
+            except (ValueError, Exception):
+                continue
+            if job is None or job.state != "running":
+                shutil.rmtree(folder, ignore_errors=True)
+
     # ---- jobs and document status
-    def _new_job(self, action: str, name: str) -> int:
-        with self.db.begin() as conn:
-            return conn.execute(
-                sa.insert(ingest_jobs).values(
-                    created_at=time.time(), action=action, name=name, state="running", done=0, total=0, message="Indexing..."
-                )
-            ).inserted_primary_key[0]
-
-    def _update(self, job_id: int, state: str | None = None, message: str | None = None, finished=False, **counts):
-        values = dict(counts)
-        if state:
-            values["state"] = state
-        if message is not None:
-            values["message"] = message
-        if finished:
-            values["finished_at"] = time.time()
-        with self.db.begin() as conn:
-            conn.execute(sa.update(ingest_jobs).where(ingest_jobs.c.id == job_id).values(**values))
-
     def job(self, job_id: int) -> Job | None:
-        with self.db.connect() as conn:
-            row = conn.execute(sa.select(ingest_jobs).where(ingest_jobs.c.id == job_id)).mappings().first()
-        return _job(row) if row else None
+        return self.jobs.get(job_id)
 
     def latest_job(self) -> Job | None:
-        with self.db.connect() as conn:
-            row = conn.execute(sa.select(ingest_jobs).order_by(ingest_jobs.c.id.desc()).limit(1)).mappings().first()
-        return _job(row) if row else None
+        return self.jobs.latest()
 
     def _record_status(self, summary) -> None:
         """When each document's current content was first indexed, and what the ingest said about it."""
@@ -307,40 +376,39 @@ class Corpus:
             return {r["name"]: dict(r) for r in conn.execute(sa.select(document_status)).mappings()}
 
 
-def _job(row) -> Job:
-    return Job(
-        row["id"], row["action"], row["name"], row["state"], row["done"], row["total"], row["message"],
-        row["created_at"], row["finished_at"],
-    )  # fmt: skip
+def _index_version(index_dir: Path) -> str:
+    """The version of the index the servers answer from (a new one at every completed ingest)."""
+    try:
+        return json.loads((index_dir / MANIFEST).read_text(encoding="utf-8")).get("version", "")
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
-class _Backup:
-    """The files a change touches, as they were, to put back if the ingest fails."""
-
-    def __init__(self, paths: list[Path]) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="corpus-backup-"))
-        self.saved: list[tuple[Path, Path | None]] = []
-        for i, path in enumerate(paths):
-            if path.exists():
-                copy = self.folder / str(i)
-                shutil.copy2(path, copy)
-                self.saved.append((path, copy))
-            else:
-                self.saved.append((path, None))
-
-    def restore(self) -> None:
-        for path, copy in self.saved:
-            try:
-                if copy is None:
-                    path.unlink(missing_ok=True)
-                else:
-                    shutil.copy2(copy, path)
-            except OSError as err:
-                log.error("Could not put %s back (%s)", path, err)
-
-    def discard(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
-
+def _refusal(err: BaseException) -> ChangeRefused | None:
+    """A failed change as the person who asked for it should hear it; None for an unknown failure."""
+    if isinstance(err, ChangeRefused):
+        return err
+    if isinstance(err, Busy):
+        return ChangeRefused("Another change is being indexed; try again when it has finished.", 409, "ingest_running")
+    if isinstance(err, SharedIndexError):
+        return ChangeRefused(f"{err} Nothing was changed; try again later.", 503, "store_unavailable")
+    kind = write_errors.kind_of(err)
+    if kind == write_errors.DISK_FULL:
+        return ChangeRefused(
+            "The server's disk is full, so the change could not be saved; nothing was changed. "
+            "Free some space on the server, then try again.",
+            507,
+            "disk_full",
+        )
+    if kind == write_errors.READ_ONLY:
+        return ChangeRefused(
+            "The server's data or guidance folder cannot be written (it is read-only), so nothing was changed.",
+            503,
+            "read_only",
+        )
+    if isinstance(err, OSError):
+        return ChangeRefused(f"The corpus folder could not be changed ({err.strerror or err}).", 500, "io_error")
+    return None
 
 
 def _check_front_matter(data: bytes) -> None:
@@ -378,7 +446,7 @@ def _yaml_mapping(text: str, what: str) -> dict:
 
 
 def check_profile(text: str) -> None:
-    from assistant.corpus.deployer import _SAFE_URL
+    from assistant.corpus.deployer import _SAFE_URL, contact_url_problem
 
     data = _yaml_mapping(text, "assistant file")
     known = {"name", "title", "scope", "example_question", "starter_questions", "contacts", "sources"}
@@ -399,6 +467,9 @@ def check_profile(text: str) -> None:
         url = str(contact.get("url") or "")
         if url and not _SAFE_URL.match(url):
             raise ChangeRefused(f"Contact {i}'s url must start with https://, http://, mailto: or tel:.")
+        problem = contact_url_problem(url.strip()) if url else None
+        if problem:
+            raise ChangeRefused(f"Contact {i}'s url is refused: {problem}.")
     check_sources(data.get("sources"))
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from assistant.console import uploads
+
 log = logging.getLogger(__name__)
 # Gradio keeps the Blocks being built in a global: two built at once (two apps in one process, as in
 # the tests) would tangle. One at a time.
@@ -23,6 +25,7 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 
 def mount_later(app: FastAPI, auth, corpus, reports, sources) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls to outside hosts
+    upload_dir = uploads.upload_folder(corpus.settings.data_dir)
     state = {"loaded": False}
     app.state.console_loaded = state
     starting = (TEMPLATES / "admin_starting.html").read_text(encoding="utf-8")
@@ -44,24 +47,30 @@ def mount_later(app: FastAPI, auth, corpus, reports, sources) -> None:
 
             def build():
                 with _BUILDING:
+                    # Gradio writes uploads (and its cache) here, in the data folder, where
+                    # uploads.py sweeps them; it reads this when the Blocks are made.
+                    os.environ["GRADIO_TEMP_DIR"] = str(upload_dir)
                     return build_console(auth, corpus, reports, sources)
 
             blocks = await loop.run_in_executor(None, build)
             import gradio as gr
 
-            gr.mount_gradio_app(
-                app,
-                blocks,
-                path="/admin",
-                footer_links=[],
-                max_file_size=corpus.max_bytes,  # Gradio's upload route refuses larger files
-                show_error=True,
-                theme=theme(),
-                css=CSS,
-                pwa=False,
-                mcp_server=False,
-                enable_monitoring=False,
-            )
+            with _BUILDING:  # and again when its app is made (two consoles in one process: the tests)
+                os.environ["GRADIO_TEMP_DIR"] = str(upload_dir)
+                gr.mount_gradio_app(
+                    app,
+                    blocks,
+                    path="/admin",
+                    footer_links=[],
+                    max_file_size=corpus.max_bytes,  # Gradio's upload route refuses larger files
+                    show_error=True,
+                    theme=theme(),
+                    css=CSS,
+                    pwa=False,
+                    mcp_server=False,
+                    enable_monitoring=False,
+                )
+            uploads.sweep_every(upload_dir)
             for route in placeholders:
                 if getattr(route, "path", "") == "/admin/":
                     app.router.routes.remove(route)

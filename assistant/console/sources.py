@@ -3,7 +3,8 @@ console's usual checks and audit), sync now, and each page's status and kept tex
 
 from __future__ import annotations
 
-from assistant.console.corpus import ChangeRefused, Corpus, Job
+from assistant.console.corpus import ChangeRefused, Corpus
+from assistant.console.jobs import Job
 from assistant.sources import manage
 
 

@@ -8,7 +8,7 @@ by its annotation, which must be the class itself."""
 
 from pathlib import Path
 
-from assistant.console import charts
+from assistant.console import charts, uploads
 from assistant.console.auth import Auth
 from assistant.console.corpus import KINDS, ChangeRefused, Corpus
 from assistant.console.reports import Reports
@@ -63,6 +63,8 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
     import gradio as gr
     import pandas as pd
 
+    upload_dir = uploads.upload_folder(corpus.settings.data_dir)
+
     def who(request: gr.Request) -> str:
         if request is None or auth.session_of(dict(request.cookies)) is None:
             raise gr.Error("Your session has expired. Reload the page and log in again.")
@@ -108,16 +110,19 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
         return (*refresh_list()[:1], text, gr.Timer(active=False), refresh_list()[1])
 
     def upload(path, request: gr.Request):
-        actor = who(request)
-        if not path:
-            return gr.skip(), "Choose a file first.", gr.Timer(active=False)
-        file = Path(path)
         try:
-            job = corpus.upload(file.name, file.read_bytes(), actor)
+            actor = who(request)
+            if not path:
+                return gr.skip(), "Choose a file first.", gr.Timer(active=False)
+            file = Path(path)
+            data = file.read_bytes()
+        finally:
+            if path:
+                uploads.discard(path, upload_dir)  # Gradio's copy of the upload is never kept
+        try:
+            job = corpus.upload(file.name, data, actor, request.headers.get("host"))
         except ChangeRefused as err:
             return gr.skip(), f"**Not added**: {err} Nothing was changed.", gr.Timer(active=False)
-        finally:
-            file.unlink(missing_ok=True)  # Gradio's copy of the upload is not kept
         verb = "Replacing" if job.action == "replace" else "Adding"
         return documents_table(), f"**{verb}** {job.name}: indexing...", gr.Timer(active=True)
 
@@ -399,7 +404,9 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
         page_choice.change(lambda url: sources.preview(url) if url else "", page_choice, page_text)
         console.load(gaps_view, gap_days, gap_outputs)
         console.load(feedback_view, fb_days, fb_outputs)
-        console.load(lambda: (corpus.read_file("assistant.yaml"), corpus.read_file("glossary.yaml")), None, [profile, glossary])
+        console.load(
+            lambda: (corpus.read_file("assistant.yaml"), corpus.read_file("glossary.yaml")), None, [profile, glossary]
+        )
         console.load(audit_view, None, audit)
         timer.tick(tick, None, [documents, job_status, timer, choose])
         # The message a change gives stays; the timer then follows its ingest to the end.

@@ -103,6 +103,18 @@ def load_profile(path: Path) -> Profile:
         return Profile()
 
 
+def contact_url_problem(url: str) -> str | None:
+    """Why a contact's link is refused beyond its scheme: one to the app's console or API, or to
+    another host written as a path (`//host`), or to this server by its loopback address."""
+    from assistant.corpus.source_urls import own_address_problem, own_hosts, relative_link_problem
+
+    if url.startswith("/"):
+        return relative_link_problem(url)
+    if url.lower().startswith(("http://", "https://")):
+        return own_address_problem(url, own_hosts())
+    return None
+
+
 def _text(value) -> str:
     return " ".join(str(value).split()) if value is not None else ""
 
@@ -114,6 +126,10 @@ def _contact(data) -> Contact | None:
     url = _text(data.get("url"))
     if url and not _SAFE_URL.match(url):
         log.warning("Ignoring the contact URL %r: only http(s), mailto: and tel: links are allowed", url)
+        url = ""
+    problem = contact_url_problem(url) if url else None
+    if problem:
+        log.warning("Ignoring the contact URL %r: %s", url, problem)
         url = ""
     return Contact(
         name=_text(data["name"]),

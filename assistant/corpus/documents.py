@@ -9,13 +9,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from assistant.corpus.archives import UnsafeArchive, check_archive
+from assistant.corpus.source_urls import is_web_address, own_address_problem, own_hosts
 
 log = logging.getLogger(__name__)
 
 SUPPORTED = (".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx")
 TEXT_FORMATS = (".md", ".markdown", ".txt", ".html", ".htm")
+ZIP_BASED = (".docx",)  # every supported kind that is a zip archive (checked by archives.py)
 DEFAULT_MAX_BYTES = 10_000_000
 
 
@@ -41,12 +46,17 @@ class UnreadableDocument(Exception):
     """A file that cannot be turned into text; the message says why, in plain words."""
 
 
-def load_corpus(folder: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
+def load_corpus(
+    folder: Path, max_bytes: int = DEFAULT_MAX_BYTES, budget: ParseBudget | None = None, hosts: Iterable[str] = ()
+) -> LoadResult:
+    """Every supported document in the folder; `budget` bounds reading a Word file or a PDF (in a
+    child process), `hosts` are the app's own host names, refused in a source URL."""
     result = LoadResult()
     if not folder.is_dir():
         result.skipped.append((str(folder), "the corpus folder does not exist"))
         return result
     root = folder.resolve()
+    declared = declared_sites(folder)
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         rel = path.relative_to(folder).as_posix()
         if path.suffix.lower() not in SUPPORTED or any(part.startswith(".") for part in rel.split("/")):
@@ -59,7 +69,7 @@ def load_corpus(folder: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
                 raise UnreadableDocument(
                     f"it is {size / 1e6:,.1f} MB; the limit is {max_bytes / 1e6:,.1f} MB (ASSISTANT_MAX_DOCUMENT_MB)"
                 )
-            doc, warnings = load_document(path, rel)
+            doc, warnings = load_document(path, rel, budget, hosts, declared)
         except UnreadableDocument as err:
             result.skipped.append((rel, str(err)))
             log.warning("Skipped %s: %s", rel, err)
@@ -73,27 +83,55 @@ def load_corpus(folder: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
     return result
 
 
-def load_document(path: Path, doc_id: str) -> tuple[SourceDocument, list[str]]:
-    raw = path.read_bytes()
+def load_document(
+    path: Path, doc_id: str, budget: ParseBudget | None = None, hosts: Iterable[str] = (), declared: Iterable[str] = ()
+) -> tuple[SourceDocument, list[str]]:
+    return read_document(path.read_bytes(), path.name, doc_id, budget, hosts, declared)
+
+
+def declared_sites(folder: Path) -> frozenset[str]:
+    """The sites (host:port) the deployer declared as web sources in the folder's assistant.yaml:
+    their pages are the guidance, whatever their address (an intranet, or a test's 127.0.0.1)."""
+    from assistant.sources.declared import load_sources
+
+    return frozenset(s.site for s in load_sources(folder / "assistant.yaml"))
+
+
+def read_document(
+    raw: bytes,
+    filename: str,
+    doc_id: str,
+    budget: ParseBudget | None = None,
+    hosts: Iterable[str] = (),
+    declared: Iterable[str] = (),
+) -> tuple[SourceDocument, list[str]]:
+    """One document from its bytes (nothing is written: the console checks an upload this way)."""
+    budget = budget or ParseBudget()
+    suffix = Path(filename).suffix.lower()
     if not raw.strip():
         raise UnreadableDocument("the file is empty")
-    _check_kind(path.suffix.lower(), raw)
-    reader = _READERS[path.suffix.lower()]
-    text, meta = reader(path, raw)
+    _check_kind(suffix, raw)
+    if budget.isolate and suffix in ISOLATED:
+        text, meta = parse_in_child(suffix, raw, budget)
+    else:
+        text, meta = parse_here(suffix, raw, budget.max_unpacked)
     text = _tidy(plain_text(text))
     if not re.search(r"\w", text):
         raise UnreadableDocument("no text could be found in it")
     warnings = []
     title = plain_text(str(meta.get("title") or "")).strip()
     if not title:
-        title = _title_from_filename(path)
+        title = _title_from_filename(Path(filename))
         warnings.append(f"{doc_id}: no title given; using '{title}' from the file name")
     url = str(meta.get("url") or "").strip()
+    shown = url if len(url) <= 60 else url[:57] + "..."
     if url and not is_web_address(url):
-        shown = url if len(url) <= 60 else url[:57] + "..."
         raise UnreadableDocument(
             f"its source URL {shown!r} is not a web address: only http:// and https:// are accepted"
         )
+    problem = own_address_problem(url, own_hosts(*hosts), declared) if url else None
+    if problem:
+        raise UnreadableDocument(f"its source URL {shown!r} is refused: {problem}")
     if not url:
         # Served by the web app itself, so the citation still opens the passage.
         url = f"/documents/{doc_id}"
@@ -112,14 +150,14 @@ def load_document(path: Path, doc_id: str) -> tuple[SourceDocument, list[str]]:
     return doc, warnings
 
 
-def is_web_address(url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc) and not re.search(r"[\s<>\"']", url)
+def parse_here(suffix: str, raw: bytes, max_unpacked: int) -> tuple[str, dict]:
+    """(Markdown, metadata) read in this process: a zip is checked before its parser opens it."""
+    if suffix in ZIP_BASED:
+        try:
+            check_archive(raw, max_unpacked)
+        except UnsafeArchive as err:
+            raise UnreadableDocument(str(err)) from err
+    return _READERS[suffix](raw)
 
 
 def _check_kind(suffix: str, raw: bytes) -> None:
@@ -167,7 +205,7 @@ def _gap(match: re.Match) -> str:
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
 
-def _read_markdown(path: Path, raw: bytes) -> tuple[str, dict]:
+def _read_markdown(raw: bytes) -> tuple[str, dict]:
     import frontmatter
     import yaml
 
@@ -186,15 +224,15 @@ def _read_markdown(path: Path, raw: bytes) -> tuple[str, dict]:
             key, sep, value = line.partition(":")
             if sep and key.strip().isidentifier():
                 meta[key.strip()] = value.strip().strip("\"'")
-        log.warning("%s: its front matter is not valid YAML; read it line by line", path.name)
+        log.warning("A document's front matter is not valid YAML; read it line by line")
         return text[match.end() :], meta
 
 
-def _read_text(path: Path, raw: bytes) -> tuple[str, dict]:
+def _read_text(raw: bytes) -> tuple[str, dict]:
     return _decode(raw), {}
 
 
-def _read_html(path: Path, raw: bytes) -> tuple[str, dict]:
+def _read_html(raw: bytes) -> tuple[str, dict]:
     from bs4 import BeautifulSoup
 
     soup = BeautifulSoup(_decode(raw), "html.parser")
@@ -224,12 +262,14 @@ def _read_html(path: Path, raw: bytes) -> tuple[str, dict]:
     return "\n".join(lines), meta
 
 
-def _read_pdf(path: Path, raw: bytes) -> tuple[str, dict]:
+def _read_pdf(raw: bytes) -> tuple[str, dict]:
+    import io
+
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     try:
-        reader = PdfReader(path)
+        reader = PdfReader(io.BytesIO(raw))
         pages = [page.extract_text() or "" for page in reader.pages]
     except PdfReadError as err:
         raise UnreadableDocument(f"it is not a readable PDF ({err})") from err
@@ -244,13 +284,14 @@ def _read_pdf(path: Path, raw: bytes) -> tuple[str, dict]:
     return "\n\n".join(p for p in paragraphs if p), meta
 
 
-def _read_docx(path: Path, raw: bytes) -> tuple[str, dict]:
+def _read_docx(raw: bytes) -> tuple[str, dict]:
+    import io
     import zipfile
 
     import docx
 
     try:
-        document = docx.Document(str(path))
+        document = docx.Document(io.BytesIO(raw))
     except (zipfile.BadZipFile, KeyError, ValueError) as err:
         raise UnreadableDocument(f"it is not a readable Word document ({err})") from err
     meta = {"title": document.core_properties.title or ""}
@@ -298,3 +339,6 @@ def _tidy(text: str) -> str:
 def _title_from_filename(path: Path) -> str:
     words = re.sub(r"[-_]+", " ", path.stem).strip()
     return words[:1].upper() + words[1:] if words else "Untitled document"
+
+
+from assistant.corpus.sandbox import ISOLATED, ParseBudget, parse_in_child  # noqa: E402 - it imports this module

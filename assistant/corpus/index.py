@@ -12,7 +12,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from langchain_core.embeddings import Embeddings
 
 from assistant.corpus.chunking import Chunk, chunk_document
 from assistant.corpus.documents import DEFAULT_MAX_BYTES, load_corpus
+from assistant.corpus.sandbox import ParseBudget
 from assistant.corpus.unit_vectors import UnitVectors
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,8 @@ def ingest(
     client=None,
     progress: Callable[[int, int], None] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    budget: ParseBudget | None = None,
+    hosts: Iterable[str] = (),
 ) -> IngestSummary:
     """Bring the index in line with the corpus folder, embedding only what changed. One ingest at a
     time per index (a lock file beside it): a second waits for the first, then finds little to do.
@@ -169,7 +172,7 @@ def ingest(
         _remove_leftovers(index_dir)
         # The store is opened only once the lock is held: two first opens at once lock SQLite.
         client = client() if callable(client) else client
-        return _ingest(corpus_dir, index_dir, embedder, client, progress, max_bytes)
+        return _ingest(corpus_dir, index_dir, embedder, client, progress, max_bytes, budget, hosts)
     finally:
         lock.release()
 
@@ -201,9 +204,9 @@ def _remove_orphan(index_dir: Path, client, keep: str | None) -> None:
     pending.unlink(missing_ok=True)
 
 
-def _ingest(corpus_dir, index_dir, embedder, client, progress, max_bytes) -> IngestSummary:
+def _ingest(corpus_dir, index_dir, embedder, client, progress, max_bytes, budget, hosts) -> IngestSummary:
     started = time.perf_counter()
-    loaded = load_corpus(corpus_dir, max_bytes)
+    loaded = load_corpus(corpus_dir, max_bytes, budget, hosts)
     summary = IngestSummary(documents=len(loaded.documents), skipped=loaded.skipped, warnings=loaded.warnings)
     if not loaded.documents:
         raise IndexError_(f"No readable documents were found in {corpus_dir}; the index was left as it was.")

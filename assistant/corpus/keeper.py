@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 
 from assistant.corpus.index import LOCK_FILE, LOCK_WAIT_SECONDS, IndexError_, IngestSummary, Manifest, ingest
+from assistant.corpus.sandbox import ParseBudget
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,16 @@ class IndexKeeper:
             s = self.settings
             max_bytes = int(s.max_document_mb * 1_000_000)
             # The store is opened (by `ingest`) only once the ingest lock is held.
-            summary = ingest(s.corpus_dir, s.index_dir, self._embedder(), self._client, progress, max_bytes=max_bytes)
+            summary = ingest(
+                s.corpus_dir,
+                s.index_dir,
+                self._embedder(),
+                self._client,
+                progress,
+                max_bytes=max_bytes,
+                budget=ParseBudget.from_settings(s),
+                hosts=[s.host],
+            )
             if self.shared is not None:
                 summary.shared_version = self._publish()
             return summary

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from assistant.stores.database import Database
+from assistant.stores.storable import storable
 from assistant.stores.tables import audit_log
 
 DAY = 86400
@@ -30,7 +31,11 @@ class AuditLog:
 
     def write(self, who: str, action: str, detail: str = "") -> None:
         with self.db.begin() as conn:
-            conn.execute(sa.insert(audit_log).values(at=time.time(), who=who[:200], action=action[:64], detail=detail))
+            conn.execute(
+                sa.insert(audit_log).values(
+                    at=time.time(), who=storable(who[:200]), action=action[:64], detail=storable(detail)
+                )
+            )
 
     def recent(self, limit: int = 200) -> list[AuditEntry]:
         query = sa.select(audit_log).order_by(audit_log.c.at.desc(), audit_log.c.id.desc()).limit(limit)

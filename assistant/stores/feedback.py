@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from assistant.stores.database import Database, DatabaseUnavailable
+from assistant.stores.storable import storable
 from assistant.stores.tables import feedback
+from assistant.stores.write_errors import short_reason
 
 # What a thumbs down may say, as the chat offers it: a fixed list, so nothing typed is ever stored.
 REASONS = {
@@ -43,6 +45,7 @@ class Verdict:
 class FeedbackStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.last_failure: str | None = None  # until a write succeeds again (shown in /healthz)
 
     def record(
         self,
@@ -66,6 +69,7 @@ class FeedbackStore:
                     ).scalar()
                     if latest is not None:
                         conn.execute(sa.update(feedback).where(feedback.c.id == latest).values(reason=reason))
+                        self.last_failure = None
                         return False
                 conn.execute(
                     sa.insert(feedback).values(
@@ -73,16 +77,24 @@ class FeedbackStore:
                         helpful=bool(helpful),
                         created_at=time.time(),
                         reason=reason,
-                        answer_text=None if helpful else answer_text,
-                        sources=None if helpful or sources is None else json.dumps(sources, ensure_ascii=False),
+                        answer_text=None if helpful else storable(answer_text),
+                        sources=None
+                        if helpful or sources is None
+                        else json.dumps([storable(s) for s in sources], ensure_ascii=False),
                     )
                 )
-                return True
+                stored = True
         except (sa.exc.SQLAlchemyError, DatabaseUnavailable, OSError) as err:
+            self.last_failure = f"the last feedback could not be saved ({short_reason(err)})"
             raise FeedbackUnavailable(f"Feedback cannot be saved in {self.db.safe_url} ({err}).") from err
+        self.last_failure = None
+        return stored
 
     def writable(self) -> tuple[bool, str]:
-        """Can feedback be saved? Checked without writing a row (for the health check)."""
+        """Can feedback be saved? Checked without writing a row (for the health check); a write that
+        failed (a full disk passes the check below) says no until one succeeds again."""
+        if self.last_failure:
+            return False, self.last_failure
         try:
             self.db.migrate()
             if self.db.is_sqlite:

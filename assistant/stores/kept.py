@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from assistant.stores.database import Database
 from assistant.stores.redact import Redacted
+from assistant.stores.storable import storable
 from assistant.stores.tables import feedback, kept_questions
 
 DAY = 86400
@@ -55,7 +56,7 @@ class KeptQuestions:
             "kind": kind,
             "status": status,
             "reason": reason,
-            "text": question.text,
+            "text": storable(question.text),
             "redacted": ",".join(sorted(question.found)),
             "embedder": embedder,
             "vector": _blob(vector),

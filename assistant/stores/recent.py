@@ -20,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from assistant.stores.database import Database
 from assistant.stores.redact import Redacted
+from assistant.stores.storable import storable
 from assistant.stores.tables import recent_answers
 
 RECENT_SECONDS = 3600  # how long an answer can be given a thumbs down that keeps its question
@@ -109,10 +110,10 @@ def _values(answer_id: str, item: RecentAnswer) -> dict:
         "answer_id": answer_id,
         "created_at": item.at,
         "status": item.status,
-        "question": item.question.text if item.question is not None else None,
+        "question": storable(item.question.text) if item.question is not None else None,
         "redacted": json.dumps(item.question.found, sort_keys=True) if item.question is not None else "{}",
-        "answer_text": item.text,
-        "sources": json.dumps(item.sources, ensure_ascii=False),
+        "answer_text": storable(item.text),
+        "sources": json.dumps([storable(s) for s in item.sources], ensure_ascii=False),
         "kept_id": item.kept_id,
     }
 

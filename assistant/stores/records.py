@@ -34,6 +34,7 @@ from assistant.stores.kept import KeptQuestions
 from assistant.stores.recent import PURGE_SECONDS as RECENT_PURGE_SECONDS
 from assistant.stores.recent import RECENT_SECONDS, RecentAnswer, RecentAnswers
 from assistant.stores.redact import redact
+from assistant.stores.write_errors import short_reason
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._last_flush = self._last_purge = self._last_recent_purge = 0.0
+        self.last_failure: str | None = None  # the last write that failed, until one succeeds (/healthz)
 
     def start(self) -> None:
         """Load what the first record needs (the database's schema, the name lists) now, in the
@@ -165,6 +167,7 @@ class Recorder:
                     if removed:
                         log.info("Deleted %d kept questions older than %d days", removed, self.kept.keep_days)
             except Exception as err:  # a database that is down: this record is lost, answering goes on
+                self.last_failure = f"the last record could not be written ({short_reason(err)})"
                 log.warning("Could not write a record (%s: %s)", type(err).__name__, err)
 
     def _note_answer(self, question: str, answer: Answer, at: float) -> None:
@@ -191,6 +194,7 @@ class Recorder:
                 if keep:
                     item.kept_id = self.kept.add(item.question, "declined", item.status, at=item.at, conn=conn)
             self.recent.put_all([(answer_id, item) for answer_id, item, _ in batch], conn)
+        self.last_failure = None
 
     def _keep_thumbs_down(self, answer_id: str, reason: str | None) -> None:
         item = self.recent.get(answer_id)  # read again: another process may have kept it meanwhile
@@ -218,3 +222,4 @@ class Recorder:
         except Exception:
             self._pending.update(pending)  # try again at the next flush
             raise
+        self.last_failure = None

@@ -86,6 +86,8 @@ ingest_jobs = Table(
     Column("total", Integer, nullable=False, default=0),
     Column("message", Text, nullable=False, default=""),
     Column("finished_at", Float),
+    Column("owner", String(300)),  # "host|pid|process start": the process running it (console/jobs.py)
+    Column("heartbeat_at", Float),  # written every half minute while it runs
 )
 
 document_status = Table(

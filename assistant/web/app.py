@@ -11,6 +11,7 @@ import gc
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Literal
 
 from fastapi import FastAPI
@@ -142,6 +143,9 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         parts = service.health()
         writable, detail = feedback.writable()
         parts["feedback_store"] = {"ok": writable, "detail": detail}
+        # Declined questions and weekly counts (for the console): the last write, until one succeeds.
+        failure = recorder.last_failure
+        parts["question_records"] = {"ok": failure is None, "detail": failure or "ok"}
         if not parts["index"]["ok"]:
             status = "unavailable"
         elif not parts["vector_store"]["ok"]:
@@ -162,9 +166,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         target = settings.corpus_dir / path
         if not target.is_file():
             raise ApiError(404, "not_found", "There is no such document.")
-        if target.suffix.lower() in (".md", ".txt", ".markdown"):
-            return PlainTextResponse(target.read_text(encoding="utf-8", errors="replace"))
-        return FileResponse(target)
+        return served_document(target)
 
     from assistant.web.chat import add_chat  # here, not at the top: it takes AskRequest from this module
 
@@ -174,6 +176,18 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
 
         add_console(app, service, db, recorder, ClientAddress(settings))
     return app
+
+
+def served_document(target: Path):
+    """A document as the app serves it: Markdown, text and HTML as plain text (an HTML page's markup
+    is shown, never run), a PDF inline for the browser's own viewer, anything else (a Word file) as
+    a download. Never as active content: the sandbox CSP (security_headers) is a second wall."""
+    suffix = target.suffix.lower()
+    if suffix in (".md", ".markdown", ".txt", ".html", ".htm"):
+        return PlainTextResponse(target.read_text(encoding="utf-8", errors="replace"))
+    if suffix == ".pdf":
+        return FileResponse(target, media_type="application/pdf")
+    return FileResponse(target, filename=target.name, content_disposition_type="attachment")
 
 
 def security_headers(settings: Settings):
