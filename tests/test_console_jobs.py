@@ -14,6 +14,7 @@ from tests.servers import App, assistant_env
 
 PASSWORD = "a long console passphrase"
 ADMIN = ("admin", PASSWORD)
+SCRIPT = {"X-Requested-With": "clinks-console"}  # every /api/admin/ change sends it (test_console.py)
 
 
 def long_document(parts: int) -> bytes:
@@ -36,7 +37,7 @@ def test_a_job_killed_mid_ingest_is_closed_at_the_next_start_and_its_change_undo
     before = sorted(p.name for p in corpus.iterdir())
     app = App(env, log=tmp_path / "app.log").wait_ready()
     try:
-        r = app.http.post("/api/admin/documents", auth=ADMIN, files={"file": ("teams.md", long_document(600))})
+        r = app.http.post("/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": ("teams.md", long_document(600))})
         assert r.status_code == 202, r.text
         job_id = r.json()["job"]["id"]
         deadline = time.time() + 60
@@ -64,7 +65,7 @@ def test_a_job_killed_mid_ingest_is_closed_at_the_next_start_and_its_change_undo
         assert listed["job"]["state"] == "failed"
         # and the next change is made (no "another change is being indexed")
         small = b"---\ntitle: Expenses\nurl: https://example.org/e\n---\n# Expenses\n\n## Mileage\n\nVolunteers claim 45p per mile.\n"
-        r = app.http.post("/api/admin/documents", auth=ADMIN, files={"file": ("expenses.md", small)})
+        r = app.http.post("/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": ("expenses.md", small)})
         assert r.status_code == 202, r.text
         deadline = time.time() + 60
         while time.time() < deadline:

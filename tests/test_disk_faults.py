@@ -28,6 +28,7 @@ pytestmark = pytest.mark.skipif(
     not can_mount(ROOT / ".pytest_cache"),
     reason="cannot mount a tmpfs or read-only folder here (needs root and unshare)",
 )
+SCRIPT = {"X-Requested-With": "clinks-console"}  # every /api/admin/ change sends it (test_console.py)
 
 
 def prepared(tmp_path):
@@ -79,7 +80,7 @@ def test_a_full_disk_refuses_a_change_whole_and_the_next_one_works_once_there_is
         corpus, data = app.seen(disk / "corpus"), app.seen(disk / "data")
         before = files(corpus)
         filler = fill(app.seen(disk))
-        r = app.http.post("/api/admin/documents", auth=ADMIN, files={"file": ("expenses.md", EXPENSES)})
+        r = app.http.post("/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": ("expenses.md", EXPENSES)})
         assert r.status_code == 507, r.text
         error = r.json()["error"]
         assert (
@@ -93,7 +94,7 @@ def test_a_full_disk_refuses_a_change_whole_and_the_next_one_works_once_there_is
         assert app.ask(COST_QUESTION).json()["status"] == "answered"
 
         filler.unlink()  # space again: the next change is made and indexed (no 409 "ingest_running")
-        r = app.http.post("/api/admin/documents", auth=ADMIN, files={"file": ("expenses.md", EXPENSES)})
+        r = app.http.post("/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": ("expenses.md", EXPENSES)})
         assert r.status_code == 202, r.text
         job = job_done(app, r.json()["job"]["id"])
         assert job and job["state"] == "done", job
@@ -121,7 +122,7 @@ def test_a_disk_that_fills_during_the_ingest_undoes_the_change_and_says_why(tmp_
         corpus = app.seen(disk / "corpus")
         before = files(corpus)
         filler = fill(app.seen(disk), leave_bytes=len(big) + 400_000)
-        r = app.http.post("/api/admin/documents", auth=ADMIN, files={"file": ("long.md", big)})
+        r = app.http.post("/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": ("long.md", big)})
         assert r.status_code == 202, r.text
         job = job_done(app, r.json()["job"]["id"])
         assert job["state"] == "failed", job
@@ -129,7 +130,7 @@ def test_a_disk_that_fills_during_the_ingest_undoes_the_change_and_says_why(tmp_
         assert files(corpus) == before
         assert app.ask(COST_QUESTION).json()["status"] == "answered"
         filler.unlink()
-        r = app.http.post("/api/admin/documents", auth=ADMIN, files={"file": ("expenses.md", EXPENSES)})
+        r = app.http.post("/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": ("expenses.md", EXPENSES)})
         assert r.status_code == 202, r.text
         assert job_done(app, r.json()["job"]["id"])["state"] == "done"
         assert "Traceback" not in app.log()
@@ -195,13 +196,13 @@ def test_a_read_only_folder_refuses_a_change_with_a_plain_503(tmp_path, which):
     app = MountedApp(env, read_only=(folder,), log=tmp_path / "app.log").wait_ready()
     try:
         before = files(corpus)
-        r = app.http.post("/api/admin/documents", auth=ADMIN, files={"file": ("expenses.md", EXPENSES)})
+        r = app.http.post("/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": ("expenses.md", EXPENSES)})
         assert r.status_code == 503, r.text
         error = r.json()["error"]
         assert error["code"] == "read_only" and "read-only" in error["message"], error
         assert files(corpus) == before
         assert app.ask(COST_QUESTION).json()["status"] == "answered"
-        again = app.http.post("/api/admin/documents", auth=ADMIN, files={"file": ("expenses.md", EXPENSES)})
+        again = app.http.post("/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": ("expenses.md", EXPENSES)})
         assert again.status_code == 503  # refused again for the same reason: not stuck on 409
         assert "Traceback" not in app.log()
     finally:

@@ -21,6 +21,7 @@ from tests.servers import App, assistant_env, run_cli
 PASSWORD = "a long console passphrase"
 ADMIN = ("admin", PASSWORD)
 RSS_LIMIT_MB = 900  # the server answering with the hashing embedder uses about 250 MB
+SCRIPT = {"X-Requested-With": "clinks-console"}  # every /api/admin/ change sends it (test_console.py)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def console_app(tmp_path):
 def upload(app, name, data, watch_mb=RSS_LIMIT_MB):
     with Watch(app, watch_mb) as watch:
         try:
-            response = app.http.post("/api/admin/documents", auth=ADMIN, files={"file": (name, data)}, timeout=60)
+            response = app.http.post("/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": (name, data)}, timeout=60)
         except Exception as err:  # the server was stopped by the watch, or took too long
             response = err
     assert not watch.killed, f"the server grew past {watch_mb} MB reading {name}"

@@ -22,6 +22,7 @@ PAGE = (
     "<html><head><title>Grants page</title></head><body><h2>Grants</h2><p>Grants are paid every March to "
     "volunteer groups.</p><script>document.title='pwned'</script></body></html>"
 )
+SCRIPT = {"X-Requested-With": "clinks-console"}  # every /api/admin/ change sends it (test_console.py)
 
 
 def word_file() -> bytes:
@@ -90,7 +91,7 @@ def wait_for_job(client, job_id):
 def test_a_source_url_pointing_at_the_app_itself_is_refused(app_client, url):
     before = sorted(p.name for p in app_client.corpus.iterdir())
     doc = f"---\ntitle: Sneaky\nurl: {url}\n---\n# Sneaky\n\n## Part\n\nSome text about grants here.\n".encode()
-    r = app_client.post("/api/admin/documents", auth=ADMIN, files={"file": ("sneaky.md", doc)})
+    r = app_client.post("/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": ("sneaky.md", doc)})
     assert r.status_code == 422, r.text
     message = r.json()["error"]["message"]
     assert "its source URL" in message and "points at this assistant's own server" in message
@@ -99,7 +100,7 @@ def test_a_source_url_pointing_at_the_app_itself_is_refused(app_client, url):
 
 def test_other_sources_are_still_taken(app_client):
     doc = b"---\ntitle: Fine\nurl: https://www.example.org/admin/guide\n---\n# Fine\n\n## Part\n\nGrants are paid in May.\n"
-    r = app_client.post("/api/admin/documents", auth=ADMIN, files={"file": ("fine.md", doc)})
+    r = app_client.post("/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": ("fine.md", doc)})
     assert r.status_code == 202, r.text
     assert wait_for_job(app_client, r.json()["job"]["id"])["state"] == "done"
 
@@ -125,7 +126,7 @@ def test_a_corpus_file_pointing_at_the_app_is_skipped_at_ingest(tmp_path):
 def test_a_contact_link_to_the_console_or_another_host_is_refused(app_client, url):
     original = app_client.get("/api/admin/files/assistant.yaml", auth=ADMIN).text
     text = f"name: Helper\ncontacts:\n  - name: Staff\n    url: '{url}'\n"
-    r = app_client.put("/api/admin/files/assistant.yaml", auth=ADMIN, content=text.encode())
+    r = app_client.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=SCRIPT, content=text.encode())
     assert r.status_code == 422, r.text
     assert "Contact 1's url" in r.json()["error"]["message"]
     assert app_client.get("/api/admin/files/assistant.yaml", auth=ADMIN).text == original
