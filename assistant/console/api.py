@@ -50,6 +50,9 @@ class BasicGate:
             await response(scope, receive, send)
             return
         verdict = await run_in_threadpool(auth.try_password, client, password)
+        if verdict.unwritable:
+            await error(*verdict.unwritable_error())(scope, receive, send)
+            return
         if verdict.wait:
             await run_in_threadpool(auth.note_refusal, audit, f"api {client}", client, verdict.wait)
             response = error(

@@ -44,10 +44,25 @@ def error(status: int, code: str, message: str, headers: dict | None = None) -> 
 @dataclass(frozen=True)
 class Verdict:
     """A password check: right or wrong, or not made at all (`wait` > 0: too many recent failures;
-    try again after that many seconds)."""
+    try again after that many seconds; `unwritable`: the attempt could not be counted, because the
+    disk is full or read-only, so no password is checked until it can be)."""
 
     ok: bool
     wait: int = 0
+    unwritable: str = ""  # write_errors.DISK_FULL or READ_ONLY
+
+    def unwritable_error(self) -> tuple[int, str, str]:
+        """(status, code, message) for a check that could not be counted."""
+        from assistant.stores import write_errors
+
+        full = self.unwritable == write_errors.DISK_FULL
+        where = "The server's disk is full" if full else "The server's data folder cannot be written (it is read-only)"
+        return (
+            507 if full else 503,
+            self.unwritable,
+            f"{where}, so the console cannot count a login attempt and checks no password until it can; "
+            "nothing was changed.",
+        )
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,15 @@ class Auth:
         """Check a password from an address, unless it has failed too often lately (then it is not
         checked at all). The attempt is counted before the check, so concurrent guesses cannot
         slip past the count."""
-        attempt = self.throttle.reserve(client)
+        from assistant.stores import write_errors
+
+        try:
+            attempt = self.throttle.reserve(client)
+        except Exception as err:  # a full or read-only disk: refuse plainly (never check uncounted)
+            kind = write_errors.kind_of(err)
+            if kind is None:
+                raise
+            return Verdict(False, 0, kind)
         if attempt.row is None:
             return Verdict(False, attempt.wait)
         ok = False
@@ -251,6 +274,9 @@ def add_login_routes(app: FastAPI, auth: Auth, audit) -> None:
         from starlette.concurrency import run_in_threadpool
 
         verdict = await run_in_threadpool(auth.try_password, client, password)
+        if verdict.unwritable:
+            status, _code, message = verdict.unwritable_error()
+            return login_page(message[:1].upper() + message[1:], status, True)
         if verdict.wait:
             await run_in_threadpool(auth.note_refusal, audit, f"console {client}", client, verdict.wait)
             response = login_page(
