@@ -377,7 +377,7 @@ def check_profile(text: str) -> None:
     from assistant.corpus.deployer import _SAFE_URL
 
     data = _yaml_mapping(text, "assistant file")
-    known = {"name", "title", "scope", "example_question", "starter_questions", "contacts"}
+    known = {"name", "title", "scope", "example_question", "starter_questions", "contacts", "language"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ChangeRefused(f"Unknown setting(s): {', '.join(unknown)}. The file takes {', '.join(sorted(known))}.")
