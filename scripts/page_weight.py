@@ -63,9 +63,9 @@ def host_site(folder: Path, app: str, lang: str = "en") -> tuple[subprocess.Pope
     return proc, url
 
 
-def measure(browser, host: str, app: str) -> dict:
-    """Visit page one, then page two of the host site in the same browser context (cache on):
-    the widget's requests and bytes on each view, counted from the DevTools protocol."""
+def measure(browser, first: str, second: str, app: str) -> dict:
+    """Visit one page, then another of the host site in the same browser context (cache on): the
+    widget's requests and bytes on each view (those to the app), counted from the DevTools protocol."""
     context = browser.new_context()
     page = context.new_page()
     cdp = context.new_cdp_session(page)
@@ -93,9 +93,9 @@ def measure(browser, host: str, app: str) -> dict:
     cdp.on("Network.requestServedFromCache", from_cache)
     cdp.on("Network.loadingFinished", finished)
     views = {}
-    for name, path in (("first", "/one.html"), ("second", "/two.html")):
+    for name, url in (("first", first), ("second", second)):
         seen.clear()
-        page.goto(host + path, wait_until="load")
+        page.goto(url, wait_until="load")
         page.wait_for_function(
             "() => { const c = document.querySelector('clinks-chat');"
             " return c && c.shadowRoot && c.shadowRoot.querySelector('.shell') &&"
@@ -111,7 +111,12 @@ def measure(browser, host: str, app: str) -> dict:
             "bytes": sum(int(r["bytes"]) for r in network),
             "from_cache": len(mine) - len(network),
             "detail": [
-                {"url": r["url"].removeprefix(app), "status": r.get("status"), "bytes": int(r["bytes"]), "cached": r["cached"]}
+                {
+                    "url": r["url"].removeprefix(app),
+                    "status": r.get("status"),
+                    "bytes": int(r["bytes"]),
+                    "cached": r["cached"],
+                }
                 for r in mine
             ],
         }
@@ -169,7 +174,7 @@ def main() -> int:
                 host_proc, host = host_site(host_port_folder, app, args.lang)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-                views = measure(browser, host, app)
+                views = measure(browser, host + "/one.html", host + "/two.html", app)
                 browser.close()
         finally:
             for proc in (server, host_proc):

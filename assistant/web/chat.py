@@ -49,8 +49,8 @@ def add_chat(app: FastAPI, service: Service, ask_request: type, check_body=None,
         body = (
             page.replace("$title", html.escape(config["title"]))
             .replace("$lang", words["lang"])
-            .replace("$skip", html.escape(words["skip"]))
-            .replace("$noscript", html.escape(words["noscript"]))
+            .replace("$skip", html.escape(words["skip"], quote=False))
+            .replace("$noscript", html.escape(words["noscript"], quote=False))
             .replace("$config", html.escape(json.dumps(config, ensure_ascii=False)))
         )
         return cached(request, body, "text/html; charset=utf-8", CHECK_FIRST)
@@ -63,7 +63,9 @@ def add_chat(app: FastAPI, service: Service, ask_request: type, check_body=None,
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> Response:
         """Browsers ask for it on every page that names no icon (the console's too): the app's icon."""
-        return FileResponse(STATIC / "icon.svg", media_type="image/svg+xml", headers={"cache-control": "public, max-age=86400"})
+        return FileResponse(
+            STATIC / "icon.svg", media_type="image/svg+xml", headers={"cache-control": "public, max-age=86400"}
+        )
 
     # The Gradio chat used to live at /chat/: old links and bookmarks land on the new page.
     @app.get("/chat", include_in_schema=False)

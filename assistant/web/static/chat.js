@@ -217,7 +217,8 @@
   }
 
   function firstWords(quote, n) {
-    return quote.replace(/\*\*/g, "").replace(/^\s*-\s+/gm, "").split(/\s+/).filter(Boolean).slice(0, n).join(" ");
+    var first = quote.replace(/\*\*/g, "").replace(/^\s*-\s+/gm, "").split(/\s+/).filter(Boolean).slice(0, n).join(" ");
+    return first.replace(/[.,;:!?]+$/, ""); // the ellipsis follows
   }
 
   function lastPart(section) { var parts = String(section || "").split(" > "); return parts[parts.length - 1]; }
