@@ -3,12 +3,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: run test install browser postgres nginx ingest eval bench loadtest lint
+.PHONY: run test install browser postgres nginx redis ingest eval bench loadtest lint
 
 run: install
 	$(VENV)/bin/assistant serve
 
-test: install browser postgres nginx
+test: install browser postgres nginx redis
 	$(VENV)/bin/ruff check assistant evals tests scripts
 	$(PY) -m pytest
 
@@ -37,6 +37,10 @@ postgres:
 # The deploy/ files are tested in a real nginx (Debian's), in front of a real server.
 nginx:
 	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx)
+
+# The shared rate limits are tested against a real Redis (a throw-away server each test, never a service).
+redis:
+	@command -v redis-server >/dev/null || test -x /usr/bin/redis-server || (apt-get update -qq && apt-get install -y -qq redis-server)
 
 node_modules/axe-core/axe.min.js:
 	npm install --no-save --no-audit --no-fund --silent axe-core@4

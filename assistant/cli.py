@@ -1,4 +1,4 @@
-"""The `assistant` command: ingest, pull, ask, serve, eval, fit-decision, fit-grounding, train-reader, model."""
+"""The `assistant` command: ingest, pull, sync, ask, serve, eval, fit-decision, fit-grounding, train-reader, model."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
         help="with an index shared by several machines: publish this folder even if it is older than the shared one",
     )
     sub.add_parser("pull", help="with an index shared by several machines: take the newest guidance and index")
+    sync = sub.add_parser("sync", help="fetch the web sources in assistant.yaml and index what changed")
+    sync.add_argument("--json", action="store_true", help="print the summary as JSON (counts and pages)")
     ask = sub.add_parser("ask", help="ask one question")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
@@ -80,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             return _ingest(Service(), args.force)
         if args.command == "pull":
             return _pull(Service())
+        if args.command == "sync":
+            return _sync(Service(), args.json)
         if args.command == "ask":
             return _ask(Service(), args)
         if args.command == "serve":
@@ -150,6 +154,21 @@ def _pull(service) -> int:
         return EXIT_ERROR
     version = service.shared.local_version() or "none published yet"
     print(f"{'Updated to' if changed else 'Already at'} the newest shared version: {version}")
+    return 0
+
+
+def _sync(service, as_json: bool) -> int:
+    from assistant.sources.declared import load_sources
+    from assistant.sources.sync import run
+
+    if not load_sources(service.settings.deployer_path):
+        print(f"No web sources are declared in {service.settings.deployer_path} (see README: web sources).", file=sys.stderr)
+    report = run(service)
+    if as_json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        for line in report.lines():
+            print(line)
     return 0
 
 

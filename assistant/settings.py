@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     rate_limit: str = Field(
         "5/second;120/minute", description="Questions per client (`limits` notation, ';' between limits); '' for none."
     )
+    rate_limit_storage: str | None = Field(
+        None,
+        description="Where rate limits are counted, shared by every worker and machine (a `limits` storage URI, e.g. redis://127.0.0.1:6379); unset: in each process.",
+    )
     client_ip_header: str | None = Field(
         None, description="Header naming the client's address, set by your reverse proxy (e.g. X-Forwarded-For)."
     )
@@ -89,8 +93,23 @@ class Settings(BaseSettings):
         None, description="Key that signs answer ids (feedback checks them); default: kept in the data folder."
     )
     max_body_bytes: int = Field(256 * 1024, ge=1024, description="Largest request body; beyond: 413.")
+    body_timeout_s: float = Field(
+        10,
+        gt=0,
+        le=300,
+        description="A request's whole body must arrive within this (before it may be answered); beyond: 408.",
+    )
     allowed_origins: list[str] = Field(
         default_factory=list, description="Sites allowed to embed the chat (CSP frame-ancestors, CORS)."
+    )
+
+    # ---- Web sources (assistant/sources/): pages of the deployer's site, declared under `sources:` in
+    # assistant.yaml and fetched by `assistant sync`.
+    web_delay_seconds: float = Field(1.0, ge=0, le=60, description="Pause between two requests to one site.")
+    web_timeout_seconds: float = Field(20, gt=0, le=300, description="A page's whole response within this, or it fails.")
+    web_max_pages: int = Field(1000, ge=1, le=100000, description="Most pages taken from one source's sitemaps.")
+    web_check_seconds: float = Field(
+        60, ge=0.5, le=86400, description="`serve` looks this often for sources due a sync (each has its own refresh)."
     )
 
     # ---- Records (assistant/stores/) and the staff console (assistant/console/).
@@ -108,7 +127,14 @@ class Settings(BaseSettings):
     )
     admin_session_hours: float = Field(8, gt=0, le=168, description="A console login lasts this long.")
     admin_login_attempts: int = Field(
-        5, ge=1, le=100, description="Failed logins allowed per address in 15 minutes (ten times that from all)."
+        5,
+        ge=1,
+        le=100,
+        description="Wrong passwords from one address before each further try waits (10 s, doubling, at most 15 min).",
+    )
+    admin_origins: list[str] = Field(
+        default_factory=list,
+        description="Other sites whose pages may change things in the console (its own pages always may).",
     )
 
     # ---- Optional: answers written by a language model (assistant/llm/). Off unless a provider is set;

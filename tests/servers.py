@@ -1,4 +1,4 @@
-"""Real servers for tests: `assistant serve` and `chroma run` on free 127.0.0.1 ports, stopped by PID."""
+"""Real servers for tests: `assistant serve`, `chroma run` and `redis-server` on free 127.0.0.1 ports, stopped by PID."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import httpx
 from tests.conftest import ROOT
 
 CHROMA = Path(sys.executable).parent / "chroma"
+REDIS = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 def free_port() -> int:
@@ -49,6 +50,19 @@ def start_chroma(path: Path, port: int | None = None) -> tuple[subprocess.Popen,
     port = port or free_port()
     proc = subprocess.Popen(
         [str(CHROMA), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    wait_port(port)
+    return proc, port
+
+
+def start_redis(port: int | None = None) -> tuple[subprocess.Popen, int]:
+    """A throw-away Redis (Debian's redis-server): nothing saved, stopped by its PID."""
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -18,6 +18,7 @@ from tests.conftest import ROOT, make_settings
 
 PASSWORD = "a long console passphrase"
 ADMIN = ("admin", PASSWORD)
+SCRIPT = {"X-Requested-With": "clinks-console"}  # every /api/admin/ call that changes something sends it
 EXPENSES = (
     b"---\ntitle: Volunteer expenses policy\nurl: https://example.org/expenses\n---\n# Volunteer expenses\n\n"
     b"## Mileage\n\nVolunteers who drive to the prison visitor centre can claim mileage at 45p per mile. "
@@ -94,7 +95,7 @@ def test_off_unless_a_password_is_set(service, tmp_path):
     with TestClient(app) as client:
         for path in ("/admin", "/admin/", "/admin/login", "/admin/gradio_api/upload", "/api/admin/documents"):
             assert client.get(path).status_code == 404, path
-        assert client.post("/api/admin/documents", auth=ADMIN).status_code in (404, 405)
+        assert client.post("/api/admin/documents", auth=ADMIN, headers=SCRIPT).status_code in (404, 405)
     # and the public app never imports Gradio (it would cost seconds of start-up)
     code = (
         "import sys; from tests.conftest import make_settings; from pathlib import Path;"
@@ -185,7 +186,9 @@ def test_upload_is_answered_without_a_restart_then_removed(console):
     before = console.post("/api/ask", json={"question": MILEAGE_QUESTION}).json()
     assert "45p" not in before["answer"]
     started = time.time()
-    response = console.post("/api/admin/documents", auth=ADMIN, files={"file": ("expenses.md", EXPENSES)})
+    response = console.post(
+        "/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": ("expenses.md", EXPENSES)}
+    )
     assert response.status_code == 202
     job = wait_for_job(console, response.json()["job"]["id"])
     assert job["state"] == "done" and "37 passages" in job["message"]
@@ -195,10 +198,10 @@ def test_upload_is_answered_without_a_restart_then_removed(console):
     listed = {d["file"]: d for d in console.get("/api/admin/documents", auth=ADMIN).json()["documents"]}
     assert listed["expenses.md"]["passages"] == 1 and listed["expenses.md"]["title"] == "Volunteer expenses policy"
 
-    removed = console.delete("/api/admin/documents/expenses.md", auth=ADMIN)
+    removed = console.delete("/api/admin/documents/expenses.md", auth=ADMIN, headers=SCRIPT)
     assert wait_for_job(console, removed.json()["job"]["id"])["state"] == "done"
     assert "45p" not in console.post("/api/ask", json={"question": MILEAGE_QUESTION}).json()["answer"]
-    assert console.delete("/api/admin/documents/expenses.md", auth=ADMIN).status_code == 404
+    assert console.delete("/api/admin/documents/expenses.md", auth=ADMIN, headers=SCRIPT).status_code == 404
     actions = [(e["action"], e["detail"]) for e in console.get("/api/admin/audit", auth=ADMIN).json()["entries"]]
     assert ("upload", f"expenses.md ({len(EXPENSES)} bytes)") in actions and ("remove", "expenses.md") in actions
     assert all(MILEAGE_QUESTION not in detail for _, detail in actions)
@@ -228,7 +231,7 @@ def test_bad_uploads_change_nothing(console, name, data, status, message):
     corpus = console.svc.settings.corpus_dir
     files_before = sorted(p.name for p in corpus.iterdir())
     manifest_before = (console.svc.settings.index_dir / "manifest.json").read_bytes()
-    response = console.post("/api/admin/documents", auth=ADMIN, files={"file": (name, data)})
+    response = console.post("/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": (name, data)})
     assert response.status_code == status, response.text
     body = response.json()
     assert message in body["error"]["message"] and "Traceback" not in response.text
@@ -244,7 +247,9 @@ def test_a_failed_ingest_is_undone_and_the_old_index_answers(console, monkeypatc
         raise StoreUnavailable("The search index cannot be reached (connection refused).")
 
     monkeypatch.setattr(console.svc, "ingest", store_down)
-    response = console.post("/api/admin/documents", auth=ADMIN, files={"file": ("expenses.md", EXPENSES)})
+    response = console.post(
+        "/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": ("expenses.md", EXPENSES)}
+    )
     job = wait_for_job(console, response.json()["job"]["id"])
     assert job["state"] == "failed"
     assert "the change was undone" in job["message"] and "still answers from the previous version" in job["message"]
@@ -255,19 +260,21 @@ def test_a_failed_ingest_is_undone_and_the_old_index_answers(console, monkeypatc
 def test_the_deployers_files_are_checked_before_they_are_saved(console):
     idle(console)
     original = console.get("/api/admin/files/assistant.yaml", auth=ADMIN).text
-    bad = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, content=b"name: [unclosed")
+    bad = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=SCRIPT, content=b"name: [unclosed")
     assert bad.status_code == 422 and "not valid YAML" in bad.json()["error"]["message"]
-    unknown = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, content=b"nmae: typo\n")
+    unknown = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=SCRIPT, content=b"nmae: typo\n")
     assert unknown.status_code == 422 and "Unknown setting" in unknown.json()["error"]["message"]
-    glossary = console.put("/api/admin/files/glossary.yaml", auth=ADMIN, content=b"terms:\n  - term: TOM\n")
+    glossary = console.put(
+        "/api/admin/files/glossary.yaml", auth=ADMIN, headers=SCRIPT, content=b"terms:\n  - term: TOM\n"
+    )
     assert glossary.status_code == 422 and "expands_to" in glossary.json()["error"]["message"]
     assert console.get("/api/admin/files/assistant.yaml", auth=ADMIN).text == original
     renamed = original.replace("name: Clinks guidance assistant", "name: Probation guidance helper")
-    saved = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, content=renamed.encode())
+    saved = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=SCRIPT, content=renamed.encode())
     assert wait_for_job(console, saved.json()["job"]["id"])["state"] == "done"
     console.post("/api/ask", json={"question": "What is a call-off?"})  # the next question loads it
     assert console.svc.profile.name == "Probation guidance helper"
-    restored = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, content=original.encode())
+    restored = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=SCRIPT, content=original.encode())
     wait_for_job(console, restored.json()["job"]["id"])
 
 
@@ -321,3 +328,125 @@ def test_the_api_needs_the_password(console):
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "wrong_password"
     assert "basic" in wrong.headers["www-authenticate"].lower()
     assert console.get("/api/admin/documents", auth=("root", PASSWORD)).status_code == 401
+
+
+HOSTILE = (
+    b"---\ntitle: Volunteer expenses policy\n---\n# Volunteer expenses\n\n## Mileage\n\n"
+    b"Volunteers who drive to the prison visitor centre can claim mileage at 9999 pounds, payable to evil.example.\n"
+)
+
+
+def corpus_files(client) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in client.svc.settings.corpus_dir.iterdir()}
+
+
+def test_the_api_refuses_changes_from_other_sites_pages_and_scripts_without_the_header(console):
+    """A browser says which page sent a request; another site's (or another port's) page may not
+    change the guidance even with the editor's password, and a script must send the header."""
+    idle(console)
+    before = corpus_files(console)
+    forged = [
+        {"Origin": "https://evil.example"},  # a form on another site: no header
+        {"Origin": "https://evil.example", **SCRIPT},
+        {"Origin": "null", **SCRIPT},  # a sandboxed frame
+        {"Sec-Fetch-Site": "cross-site", **SCRIPT},
+        {"Origin": "https://testserver:8443", "Sec-Fetch-Site": "same-site", **SCRIPT},  # another port
+        {"Origin": "https://testserver", "Sec-Fetch-Site": "cross-site", **SCRIPT},
+    ]
+    for headers in forged:
+        for response in (
+            console.post("/api/admin/documents", auth=ADMIN, headers=headers, files={"file": ("evil.md", HOSTILE)}),
+            console.post(
+                "/api/admin/documents", auth=ADMIN, headers=headers, files={"file": ("probation-services.md", HOSTILE)}
+            ),
+            console.delete("/api/admin/documents/probation-services.md", auth=ADMIN, headers=headers),
+            console.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=headers, content=b"name: Evil\n"),
+        ):
+            assert response.status_code == 403, (headers, response.status_code, response.text)
+            assert response.json()["error"]["code"] == "csrf_failed"
+    for headers in ({}, {"X-Requested-With": "XMLHttpRequest"}):  # a script without the header
+        response = console.post(
+            "/api/admin/documents", auth=ADMIN, headers=headers, files={"file": ("evil.md", HOSTILE)}
+        )
+        assert response.status_code == 403 and response.json()["error"]["code"] == "header_required"
+        assert "X-Requested-With: clinks-console" in response.json()["error"]["message"]
+    assert corpus_files(console) == before
+    assert console.get("/api/admin/documents", auth=ADMIN).json()["job"] == before_job(console)
+    # The app's own pages, and a script with the header, pass (this one is then refused for its YAML).
+    for headers in (SCRIPT, {"Origin": "https://testserver", "Sec-Fetch-Site": "same-origin", **SCRIPT}):
+        response = console.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=headers, content=b"name: [x")
+        assert response.status_code == 422, response.text
+    assert console.get("/api/admin/documents", auth=ADMIN).status_code == 200  # reading needs no header
+
+
+def before_job(client):
+    return client.get("/api/admin/documents", auth=ADMIN).json()["job"]
+
+
+def test_a_listed_origin_may_change_things(service, tmp_path):
+    app, _ = make_app(service, tmp_path, admin_password=PASSWORD, admin_origins=["https://Tools.Example.org/"])
+    client = TestClient(app, base_url="https://testserver")  # no lifespan: Gradio is not loaded
+    listed = {"Origin": "https://tools.example.org", "Sec-Fetch-Site": "cross-site", **SCRIPT}
+    response = client.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=listed, content=b"name: [x")
+    assert response.status_code == 422  # past the origin check, refused for its YAML
+    other = {**listed, "Origin": "https://tools.example.org.evil.example"}
+    assert client.put("/api/admin/files/assistant.yaml", auth=ADMIN, headers=other, content=b"x").status_code == 403
+
+
+def test_the_console_gate_refuses_other_sites_pages_even_with_a_session(console):
+    assert login(console).status_code == 303
+    forged = [
+        {"Sec-Fetch-Site": "cross-site", "Referer": "https://testserver/admin/"},
+        {"Origin": "https://testserver:8443", "Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://evil.example", "X-CSRF-Token": "guessed"},
+    ]
+    for headers in forged:
+        response = console.post("/admin/gradio_api/queue/join", json={}, headers=headers)
+        assert response.status_code == 403 and response.json()["error"]["code"] == "csrf_failed", headers
+        upload = console.post("/admin/gradio_api/upload", files={"files": ("evil.md", HOSTILE)}, headers=headers)
+        assert upload.status_code == 403, headers
+    # the login form, sent from another site's page with a valid form token, is refused too
+    console.cookies.clear()
+    page = console.get("/admin/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    refused = console.post(
+        "/admin/login",
+        data={"password": PASSWORD, "csrf": token},
+        headers={"Sec-Fetch-Site": "cross-site"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403 and "did not come from this site" in refused.text
+
+
+def test_console_responses_are_never_stored(console):
+    """Nothing a logged-in editor sees is kept by the browser or a proxy (Gradio's own script and
+    style files, the same in every install, may be)."""
+    wait_for_console(console)
+    console.cookies.clear()
+    anonymous = [
+        console.get("/admin/login"),
+        console.get("/admin/gradio_api/info"),
+        console.get("/api/admin/documents"),
+        console.get("/api/admin/documents", auth=("admin", "wrong")),
+    ]
+    assert login(console).status_code == 303
+    page = console.get("/admin/", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    responses = [
+        *anonymous,
+        page,
+        console.get("/admin/config"),
+        console.get("/admin/gradio_api/info"),
+        console.get("/admin/export/unanswered.csv"),
+        console.get("/api/admin/documents", auth=ADMIN),
+        console.get("/api/admin/audit", auth=ADMIN),
+        console.get("/api/admin/unanswered.csv", auth=ADMIN),
+        console.get("/api/admin/files/assistant.yaml", auth=ADMIN),
+        console.post("/api/admin/documents", auth=ADMIN, files={"file": ("x.md", b"# x")}),  # 403
+    ]
+    for response in responses:
+        assert response.headers.get("cache-control") == "no-store", (response.url, response.status_code)
+    asset = re.search(r"""["'](?:\./|/admin/)?(assets/[^"']+\.js)["']""", page.text)
+    assert asset, page.text[:2000]
+    script = console.get("/admin/" + asset.group(1))
+    assert script.status_code == 200 and "no-store" not in script.headers.get("cache-control", "")

@@ -149,7 +149,15 @@ def test_an_uploaded_document_is_answered_within_ten_seconds_then_removed(consol
 
     page.get_by_label("Document to remove").click()
     page.get_by_role("option", name="expenses.md").click()
-    page.get_by_role("button", name="Remove and re-index").click()
+    page.get_by_role("button", name="Remove...").click()
+    confirm = page.locator("#remove-confirm-text")
+    confirm.get_by_text("Remove expenses.md?").wait_for(timeout=20000)
+    assert (corpus / "expenses.md").exists(), "removed before it was confirmed"
+    page.get_by_role("button", name="Cancel").click()
+    page.locator("#job-status").get_by_text("Nothing was removed").wait_for(timeout=20000)
+    assert (corpus / "expenses.md").exists()
+    page.get_by_role("button", name="Remove...").click()
+    page.get_by_role("button", name="Yes, remove expenses.md").click()
     page.locator("#job-status").get_by_text("expenses.md (remove)").wait_for(timeout=20000)
     page.locator("#job-status").get_by_text("Done").wait_for(timeout=20000)
     assert not (corpus / "expenses.md").exists()
@@ -210,12 +218,59 @@ def test_a_declined_question_appears_redacted_with_the_charts(console_server, co
     assert page.errors == [] and [u for u in page.requests if not u.startswith((url, "data:", "blob:"))] == []
 
 
+def test_a_web_source_is_added_synced_and_its_text_shown(console_server, console_page):
+    from tests.web_site import Site
+
+    url, _ = console_server
+    page = console_page
+    with Site() as site:
+        grants = f"{site.base}/guidance/grants"
+        page.get_by_role("tab", name="Web sources").click()
+        page.get_by_label("Web address of a page or a sitemap").fill(grants)
+        page.get_by_role("button", name="Add source").click()
+        page.locator("#sync-status").get_by_text("Added").wait_for(timeout=20000)
+        wait_text(page, grants, "#sources-table")
+        page.get_by_role("button", name="Sync now").click()
+        page.locator("#sync-status").get_by_text("Synced").wait_for(timeout=60000)
+        assert "1 added" in page.locator("#sync-status").inner_text()
+        wait_text(page, "Community Justice Fund grants", "#pages-table")
+        page.get_by_label("Show the text kept for a page").click()
+        page.get_by_role("option", name=grants).click()
+        page.wait_for_function(
+            "() => (document.querySelector('#page-text textarea') || {value: ''}).value.includes('£2,500')",
+            timeout=20000,
+        )
+        assert "cookies" not in page.locator("#page-text textarea").input_value()
+        settled(page)
+        assert run_axe(page) == []
+        page.screenshot(path=str(ARTEFACTS / "console-web-sources.png"), full_page=True)
+        reply = ask(url, "what's the smallest grant we can get from the community justice fund?")
+        assert "£2,500" in reply["answer"] and any(c["url"].startswith(grants) for c in reply["citations"])
+
+
 def test_the_console_survives_a_narrow_phone_screen(console_server, browser):
     url, _ = console_server
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.goto(url + "/admin/login", wait_until="load")
     page.screenshot(path=str(ARTEFACTS / "console-login-phone.png"))
+    assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    wait_text(page, "Documents in the guidance", timeout=60000)
+    settled(page)
+    # Every tab is there to tap (none hidden behind a "..." menu), each at least 44 px high.
+    tabs = page.get_by_role("tab")
+    assert [t.inner_text() for t in tabs.all()] == [
+        "Documents", "Web sources", "Questions not answered", "Feedback", "Assistant and glossary", "Audit log"
+    ]
+    assert all(t.is_visible() and t.bounding_box()["height"] >= 44 for t in tabs.all())
+    # The documents table's header is one line, not a letter a line.
+    header = page.locator("#component-0 th, table th").first
+    assert header.bounding_box()["height"] < 60
+    page.screenshot(path=str(ARTEFACTS / "console-documents-phone.png"))
+    page.get_by_role("tab", name="Audit log").click()
+    wait_text(page, "Who did what in the console")
     assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     context.close()
 

@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.servers import App, assistant_env, free_port, wait_port
-from tests.test_console import PASSWORD
+from tests.test_console import PASSWORD, SCRIPT
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 DEPLOY = ROOT / "deploy"
@@ -129,7 +129,9 @@ def test_console_uploads_pass_and_its_cookie_is_secure(proxied):
     with client(proxied) as c:
         big = ("# Volunteer handbook\n\n" + "Volunteers sign in at reception before each visit. " * 40_000).encode()
         assert 1_500_000 < len(big) < 10_000_000  # above nginx's 1 MB default, within the assistant's 10 MB
-        response = c.post("/api/admin/documents", auth=("admin", PASSWORD), files={"file": ("handbook.md", big)})
+        response = c.post(
+            "/api/admin/documents", auth=("admin", PASSWORD), headers=SCRIPT, files={"file": ("handbook.md", big)}
+        )
         assert response.status_code == 202, response.text[:300]
         job = response.json()["job"]["id"]
         deadline = time.time() + 120

@@ -90,3 +90,20 @@ def test_a_damaged_sentence_vector_file_is_recomputed_not_fatal(tmp_path, corpus
     (settings.index_dir / "units.npz").write_bytes(b"not a numpy file")
     answer = Service(settings).ask("What is IASME Gold?")
     assert answer.status is Status.ANSWERED and "IASME" in answer.text
+
+
+def test_each_document_keeps_the_time_its_content_was_first_indexed(tmp_path, corpus_copy):
+    """The console's "last indexed" is per document: changing one does not re-date the others."""
+    import time
+
+    index = tmp_path / "index"
+    (corpus_copy / "extra.md").write_text("---\ntitle: Extra\nurl: https://example.org/e\n---\n## New\n\nA passage.\n")
+    ingest(corpus_copy, index, HashingEmbedder())
+    first = Manifest.read(index).documents
+    assert set(first) == {"probation-services.md", "extra.md"}
+    time.sleep(0.05)
+    (corpus_copy / "extra.md").write_text("---\ntitle: Extra\nurl: https://example.org/e\n---\n## New\n\nChanged.\n")
+    ingest(corpus_copy, index, HashingEmbedder())
+    second = Manifest.read(index).documents
+    assert second["probation-services.md"] == first["probation-services.md"]
+    assert second["extra.md"]["indexed_at"] > first["extra.md"]["indexed_at"]

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from tests.conftest import ROOT
 from tests.servers import CHROMA, App, assistant_env, start_chroma, stop
-from tests.test_console import ADMIN, EXPENSES, MILEAGE_QUESTION, PASSWORD
+from tests.test_console import ADMIN, EXPENSES, MILEAGE_QUESTION, PASSWORD, SCRIPT
 
 
 def machine(tmp_path, name, corpus_files=("probation-services.md", "glossary.yaml", "assistant.yaml")):
@@ -157,7 +157,9 @@ def test_two_app_processes_share_one_index(tmp_path, pg_cluster):
         assert "45p" not in b.ask(MILEAGE_QUESTION).json()["answer"]
 
         started = time.time()
-        response = a.http.post("/api/admin/documents", auth=ADMIN, files={"file": ("expenses.md", EXPENSES)})
+        response = a.http.post(
+            "/api/admin/documents", auth=ADMIN, headers=SCRIPT, files={"file": ("expenses.md", EXPENSES)}
+        )
         assert response.status_code == 202, response.text
         job = wait_for_job(a, response.json()["job"]["id"])
         assert job["state"] == "done", job
@@ -173,7 +175,7 @@ def test_two_app_processes_share_one_index(tmp_path, pg_cluster):
         assert thumbs.status_code < 300, thumbs.text  # an answer of one machine, its thumbs up sent to the other
 
         started = time.time()
-        removed = b.http.delete("/api/admin/documents/expenses.md", auth=ADMIN)
+        removed = b.http.delete("/api/admin/documents/expenses.md", auth=ADMIN, headers=SCRIPT)
         assert removed.status_code == 202, removed.text
         assert wait_for_job(b, removed.json()["job"]["id"])["state"] == "done"
         wait_for_answer(a, MILEAGE_QUESTION, None, started + 10)

@@ -1,43 +1,75 @@
 """`/api/admin/*`: the console's actions and views as JSON, for scripts, with HTTP Basic
-`admin:<password>` (the same password; failures count against the same login limit). Every call
-that changes something is written to the audit log."""
+`admin:<password>` (the same password, checked and counted as the login form's is: `throttle.py`).
+A call that changes something must also send `X-Requested-With: clinks-console` and must not come
+from another site's page (`origins.py`, in front of this). Every such call is written to the audit log."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware
 
 from assistant.console.auth import Auth, error
 from assistant.console.corpus import ChangeRefused, Corpus
 from assistant.console.gaps import to_csv
 from assistant.console.reports import Reports
 
+
+class SourceRequest(BaseModel):
+    url: str = Field(max_length=2000)
+    include: list[str] = Field(default_factory=list, max_length=50)
+    refresh: str = Field("", max_length=20)
+
+
 REALM = {"WWW-Authenticate": 'Basic realm="Clinks staff console", charset="UTF-8"'}
 
 
-def add_api(app: FastAPI, auth: Auth, corpus: Corpus, reports: Reports, audit) -> None:
-    async def basic_auth(request: Request, call_next):
-        """Every /api/admin/ route: Basic admin:<password>, or nothing is shown."""
-        if not request.url.path.startswith("/api/admin/") and request.url.path != "/api/admin":
-            return await call_next(request)
-        client = auth.client_address(request.scope)
-        wait = await run_in_threadpool(auth.retry_after, client)
-        if wait:
-            return error(429, "too_many_logins", f"Too many failed logins; try again in {wait} seconds.", {"Retry-After": str(wait)})
-        verdict = await run_in_threadpool(auth.basic_ok, request.headers.get("authorization"))
-        if verdict is None:
-            return error(401, "login_required", "Send HTTP Basic credentials: admin and the console password.", REALM)
-        if not verdict:
-            await run_in_threadpool(auth.failed, client)
-            await run_in_threadpool(audit.write, f"api {client}", "login_failed", "")
-            return error(401, "wrong_password", "That user name or password is not right.", REALM)
-        request.state.who = f"api {client}"
-        return await call_next(request)
+class BasicGate:
+    """Every /api/admin/ route: Basic admin:<password>, or nothing is shown. A plain ASGI middleware:
+    every other request passes through untouched (a streamed answer, a page whose visitor leaves)."""
 
-    app.user_middleware.append(Middleware(BaseHTTPMiddleware, dispatch=basic_auth))
+    def __init__(self, app, auth: Auth, audit) -> None:
+        self.app = app
+        self.auth = auth
+        self.audit = audit
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not (path == "/api/admin" or path.startswith("/api/admin/")):
+            await self.app(scope, receive, send)
+            return
+        auth, audit = self.auth, self.audit
+        client = auth.client_address(scope)
+        password = auth.basic_password(Request(scope).headers.get("authorization"))
+        if password is None:
+            response = error(
+                401, "login_required", "Send HTTP Basic credentials: admin and the console password.", REALM
+            )
+            await response(scope, receive, send)
+            return
+        verdict = await run_in_threadpool(auth.try_password, client, password)
+        if verdict.wait:
+            await run_in_threadpool(auth.note_refusal, audit, f"api {client}", client, verdict.wait)
+            response = error(
+                429,
+                "too_many_logins",
+                f"Too many failed logins from here; try again in {verdict.wait} seconds.",
+                {"Retry-After": str(verdict.wait)},
+            )
+            await response(scope, receive, send)
+            return
+        if not verdict.ok:
+            await run_in_threadpool(audit.write, f"api {client}", "login_failed", "")
+            await error(401, "wrong_password", "That user name or password is not right.", REALM)(scope, receive, send)
+            return
+        scope.setdefault("state", {})["who"] = f"api {client}"  # request.state.who in the routes
+        await self.app(scope, receive, send)
+
+
+def add_api(app: FastAPI, auth: Auth, corpus: Corpus, reports: Reports, audit, sources) -> None:
+    app.user_middleware.append(Middleware(BasicGate, auth=auth, audit=audit))
 
     def refused(err: ChangeRefused) -> JSONResponse:
         return error(err.status, err.code, str(err))
@@ -89,6 +121,33 @@ def add_api(app: FastAPI, auth: Auth, corpus: Corpus, reports: Reports, audit) -
         except ChangeRefused as err:
             return refused(err)
         return JSONResponse(status_code=202, content={"job": found.to_json()})
+
+    @app.get("/api/admin/sources")
+    def web_sources() -> dict:
+        return sources.view()
+
+    @app.post("/api/admin/sources", status_code=202)
+    def add_source(body: SourceRequest, request: Request) -> Response:
+        try:
+            found = sources.add(body.url, ",".join(body.include), body.refresh, request.state.who)
+        except ChangeRefused as err:
+            return refused(err)
+        return JSONResponse(status_code=202, content={"job": found.to_json()})
+
+    @app.delete("/api/admin/sources", status_code=202)
+    def remove_source(request: Request, url: str = Query(..., max_length=2000)) -> Response:
+        try:
+            found = sources.remove(url, request.state.who)
+        except ChangeRefused as err:
+            return refused(err)
+        return JSONResponse(status_code=202, content={"job": found.to_json()})
+
+    @app.post("/api/admin/sync")
+    def sync_now(request: Request) -> Response:
+        report = sources.sync_now(request.state.who)
+        if report is None:
+            return error(409, "sync_running", "A sync is already running; try again when it has finished.")
+        return JSONResponse(report.to_json())
 
     @app.get("/api/admin/unanswered")
     def unanswered(days: int = Query(30, ge=1, le=3650)) -> dict:

@@ -1,13 +1,14 @@
 """Who may use the console: one password, kept only as a scrypt hash in memory; sessions in the
 database (the cookie holds a random token, the database its SHA-256), so every worker process
-knows them; failed logins counted per address, and in all, in the database too.
+knows them; every password check reserved and counted in the database first (`throttle.py`).
 
 The gate (`AdminGate`, an ASGI middleware) stands in front of every path under `/admin/`, Gradio's
 page, API, upload, file and queue routes included: without a live session a page request is sent
 to the login page and anything else gets a JSON 401. Cross-site request forgery is stopped twice:
 the cookie is `SameSite=Strict`, and every request that changes something must come from this
-site's own pages (its `Origin`, which browsers always send on such requests) or carry the session's
-CSRF token (`X-CSRF-Token`); the login form carries a token of its own (double-submit cookie).
+site's own pages (`origins.py`: its `Origin` and `Sec-Fetch-Site`, which browsers send on such
+requests) or, when the request names no page at all, carry the session's CSRF token
+(`X-CSRF-Token`); the login form carries a token of its own (double-submit cookie).
 """
 
 from __future__ import annotations
@@ -20,25 +21,33 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from assistant.console.origins import ELSEWHERE, LISTED, OWN, SAFE_METHODS, normalise, where_from
+from assistant.console.throttle import LoginThrottle
 from assistant.stores.database import Database
-from assistant.stores.tables import admin_sessions, login_failures
+from assistant.stores.tables import admin_sessions
 
 COOKIE = "clinks_admin"
 LOGIN_COOKIE = "clinks_admin_login"  # the login form's own CSRF token
-FAILURE_WINDOW = 15 * 60
 OPEN_PATHS = ("/admin/login", "/admin/logout")
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 
 
 def error(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse(status_code=status, content={"error": {"code": code, "message": message}}, headers=headers)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A password check: right or wrong, or not made at all (`wait` > 0: too many recent failures;
+    try again after that many seconds)."""
+
+    ok: bool
+    wait: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,8 @@ class Auth:
         self._hash = self._derive(password)  # the plain password is not kept by the console
         self.db = db
         self.hours = settings.admin_session_hours
-        self.attempts = settings.admin_login_attempts
+        self.throttle = LoginThrottle(db, settings.admin_login_attempts)
+        self.origins = frozenset(normalise(o) for o in settings.admin_origins)  # may change things too
         self.client_address = client_address  # scope -> the client's address (trusted proxy aware)
 
     def _derive(self, candidate: str) -> bytes:
@@ -63,30 +73,25 @@ class Auth:
     def check_password(self, candidate: str) -> bool:
         return hmac.compare_digest(self._derive(candidate[:1024]), self._hash)
 
-    # ---- failed logins
-    def retry_after(self, client: str) -> int:
-        """Seconds until this address may try again (0: now). Each address may fail
-        `admin_login_attempts` times in 15 minutes; all addresses together ten times that."""
-        since = time.time() - FAILURE_WINDOW
-        with self.db.connect() as conn:
-            mine = conn.execute(
-                sa.select(login_failures.c.at)
-                .where(login_failures.c.at >= since, login_failures.c.client == client)
-                .order_by(login_failures.c.at)
-            ).scalars().all()
-            everyone = conn.execute(
-                sa.select(sa.func.count()).select_from(login_failures).where(login_failures.c.at >= since)
-            ).scalar_one()
-        if len(mine) >= self.attempts:
-            return max(1, math.ceil(mine[-self.attempts] + FAILURE_WINDOW - time.time()))
-        if everyone >= self.attempts * 10:
-            return 60
-        return 0
+    # ---- password checks
+    def try_password(self, client: str, candidate: str | None) -> Verdict:
+        """Check a password from an address, unless it has failed too often lately (then it is not
+        checked at all). The attempt is counted before the check, so concurrent guesses cannot
+        slip past the count."""
+        attempt = self.throttle.reserve(client)
+        if attempt.row is None:
+            return Verdict(False, attempt.wait)
+        ok = False
+        try:
+            ok = candidate is not None and self.check_password(candidate)
+        finally:  # a check that failed half-way counts as a wrong password
+            (self.throttle.succeeded if ok else self.throttle.failed)(attempt)
+        return Verdict(ok)
 
-    def failed(self, client: str) -> None:
-        with self.db.begin() as conn:
-            conn.execute(sa.insert(login_failures).values(at=time.time(), client=client[:64]))
-            conn.execute(sa.delete(login_failures).where(login_failures.c.at < time.time() - FAILURE_WINDOW))
+    def note_refusal(self, audit, who: str, client: str, wait: int) -> None:
+        """An attempt refused without a check goes to the audit log (the first per address a minute)."""
+        if self.throttle.worth_noting(client):
+            audit.write(who, "login_throttled", f"too many failed logins; the password was not checked (wait {wait} s)")
 
     # ---- sessions
     def start_session(self, client: str) -> tuple[str, Session]:
@@ -109,9 +114,11 @@ class Auth:
         if not token or len(token) > 100:
             return None
         with self.db.connect() as conn:
-            row = conn.execute(
-                sa.select(admin_sessions).where(admin_sessions.c.token_hash == _digest(token))
-            ).mappings().first()
+            row = (
+                conn.execute(sa.select(admin_sessions).where(admin_sessions.c.token_hash == _digest(token)))
+                .mappings()
+                .first()
+            )
         if row is None or row["expires_at"] < time.time():
             return None
         return Session(row["token_hash"], row["csrf"], row["expires_at"])
@@ -125,8 +132,10 @@ class Auth:
         cookies = getattr(request_or_cookies, "cookies", request_or_cookies) or {}
         return self.session(cookies.get(COOKIE))
 
-    def basic_ok(self, header: str | None) -> bool | None:
-        """HTTP Basic `admin:<password>`: True, False (wrong), or None (no such header)."""
+    @staticmethod
+    def basic_password(header: str | None) -> str | None:
+        """The password of HTTP Basic `admin:<password>`; "" for any other user name or a header
+        that cannot be read (a wrong password then); None when there is no Basic header."""
         import base64
         import binascii
 
@@ -135,23 +144,12 @@ class Auth:
         try:
             user, _, password = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError, ValueError):
-            return False
-        return hmac.compare_digest(user.encode(), b"admin") & self.check_password(password)
+            return ""
+        return password if hmac.compare_digest(user.encode(), b"admin") else ""
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
-
-
-def same_origin(headers: dict[str, str], scheme: str) -> bool:
-    """Was this request sent by one of this site's own pages? (Origin, or else Referer.)"""
-    host = headers.get("host", "")
-    for name in ("origin", "referer"):
-        value = headers.get(name)
-        if value:
-            parts = urlsplit(value)
-            return parts.netloc == host and parts.scheme in ("http", "https")
-    return False
 
 
 class AdminGate:
@@ -185,8 +183,14 @@ class AdminGate:
         method = scope.get("method", "GET")
         if session is None:
             expired = COOKIE in cookies
-            if method == "GET" and "text/html" in headers.get("accept", "") and not path.startswith("/admin/gradio_api"):
-                response: Response = RedirectResponse("/admin/login" + ("?expired=1" if expired else ""), status_code=303)
+            if (
+                method == "GET"
+                and "text/html" in headers.get("accept", "")
+                and not path.startswith("/admin/gradio_api")
+            ):
+                response: Response = RedirectResponse(
+                    "/admin/login" + ("?expired=1" if expired else ""), status_code=303
+                )
             elif expired:
                 response = error(401, "session_expired", "Your session has expired. Reload the page and log in again.")
             else:
@@ -196,9 +200,12 @@ class AdminGate:
             return
         if method not in SAFE_METHODS:
             token = headers.get("x-csrf-token", "")
-            if not (same_origin(headers, scope.get("scheme", "http")) or hmac.compare_digest(token, session.csrf)):
+            source = where_from(headers, self.auth.origins)  # another site's page: refused even with a token
+            if source == ELSEWHERE or (source not in (OWN, LISTED) and not hmac.compare_digest(token, session.csrf)):
                 await error(
-                    403, "csrf_failed", "This request did not come from the console's own pages. Reload the page and try again."
+                    403,
+                    "csrf_failed",
+                    "This request did not come from the console's own pages. Reload the page and try again.",
                 )(scope, receive, send)
                 return
         scope.setdefault("state", {})["admin_session"] = session
@@ -234,24 +241,24 @@ def add_login_routes(app: FastAPI, auth: Auth, audit) -> None:
             return login_page("The login form could not be read. Please try again.", 400, True)
         password, token = str(form.get("password") or ""), str(form.get("csrf") or "")
         expected = request.cookies.get(LOGIN_COOKIE, "")
-        if not token or not expected or not hmac.compare_digest(token, expected) or not _form_origin_ok(request):
-            return login_page(
-                "The login form had expired or did not come from this site. Please try again.", 403, True
-            )
+        if (
+            not token
+            or not expected
+            or not hmac.compare_digest(token, expected)
+            or not _form_origin_ok(request, auth.origins)
+        ):
+            return login_page("The login form had expired or did not come from this site. Please try again.", 403, True)
         from starlette.concurrency import run_in_threadpool
 
-        wait = await run_in_threadpool(auth.retry_after, client)
-        if wait:
-            minutes = max(1, math.ceil(wait / 60))
+        verdict = await run_in_threadpool(auth.try_password, client, password)
+        if verdict.wait:
+            await run_in_threadpool(auth.note_refusal, audit, f"console {client}", client, verdict.wait)
             response = login_page(
-                f"Too many failed logins. Please wait {minutes} minute{'s' if minutes != 1 else ''} and try again.",
-                429,
-                True,
+                f"Too many failed logins from here. Please wait {waiting_time(verdict.wait)} and try again.", 429, True
             )
-            response.headers["Retry-After"] = str(wait)
+            response.headers["Retry-After"] = str(verdict.wait)
             return response
-        if not await run_in_threadpool(auth.check_password, password):
-            await run_in_threadpool(auth.failed, client)
+        if not verdict.ok:
             await run_in_threadpool(audit.write, f"console {client}", "login_failed", "")
             return login_page("That password is not right.", 401, True)
         cookie, _session = await run_in_threadpool(auth.start_session, client)
@@ -280,9 +287,15 @@ def add_login_routes(app: FastAPI, auth: Auth, audit) -> None:
         return response
 
 
-def _form_origin_ok(request: Request) -> bool:
-    """A browser sends Origin with a form; when it does, it must be this site."""
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    if "origin" not in headers and "referer" not in headers:
-        return True  # scripts and old browsers: the double-submit token is the check
-    return same_origin(headers, request.url.scheme)
+def _form_origin_ok(request: Request, listed: frozenset[str]) -> bool:
+    """A browser says which page sent the form; when it does, it must be this site (with no word
+    of it, a script or an old browser, the double-submit token is the check)."""
+    return where_from({k.lower(): v for k, v in request.headers.items()}, listed) != ELSEWHERE
+
+
+def waiting_time(seconds: int) -> str:
+    """12 -> "12 seconds"; 600 -> "10 minutes"."""
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"

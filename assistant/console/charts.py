@@ -17,12 +17,13 @@ def grouped_bars(title: str, rows: list[dict], key: str, series: list[tuple[str,
     if not rows:
         return _empty(title)
     height, top, bottom, left = 260, 30, 50, 40
-    peak = max([1] + [int(r[f]) for r in rows for f, _ in series])
+    ticks = _ticks(max([1] + [int(r[f]) for r in rows for f, _ in series]))
+    peak = ticks[-1]  # the axis ends on a round tick, at or above the largest bar
     plot_w, plot_h = WIDTH - left - 10, height - top - bottom
     group_w = plot_w / len(rows)
     bar_w = max(2.0, (group_w - 6) / len(series))
     parts = []
-    for tick in _ticks(peak):
+    for tick in ticks:
         y = top + plot_h - plot_h * tick / peak
         parts.append(f'<line x1="{left}" x2="{WIDTH - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#b1b4b6" stroke-width="1"/>')
         parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12" fill="#0b0c0c">{tick}</text>')
@@ -82,5 +83,12 @@ def _empty(title: str) -> str:
 
 
 def _ticks(peak: int) -> list[int]:
-    step = max(1, -(-peak // 4))
-    return list(range(0, peak + 1, step))
+    """Round ticks from 0 to at least `peak`, at most about five: steps of 1, 2 or 5 times a power
+    of ten (0/50/100/150/200, not 0/49/98/147/196)."""
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if step * factor * 5 >= peak:
+                step *= factor
+                return list(range(0, -(-peak // step) * step + 1, step))
+        step *= 10

@@ -72,6 +72,10 @@ class Job:
         }
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def safe_name(filename: str) -> str:
     """The name a file gets in the corpus folder: its own base name, plain characters only."""
     base = re.split(r"[\\/]", filename or "")[-1].strip()
@@ -223,7 +227,7 @@ class Corpus:
             if name in skipped:
                 raise ChangeRefused(f"'{name}' could not be indexed: {skipped[name]}.")
             self._record_status(summary)
-            parts = [f"Indexed: {summary.documents} documents, {summary.chunks} passages ({summary.added} new)"]
+            parts = [f"Indexed: {_count(summary.documents, 'document')}, {_count(summary.chunks, 'passage')} ({summary.added} new)"]
             parts += [f"Note: {w}" for w in warnings]
             self._update(job_id, state="done", message="; ".join(parts) + ".", finished=True)
             self.audit.write(who, "ingested", name)
@@ -377,7 +381,7 @@ def check_profile(text: str) -> None:
     from assistant.corpus.deployer import _SAFE_URL
 
     data = _yaml_mapping(text, "assistant file")
-    known = {"name", "title", "scope", "example_question", "starter_questions", "contacts", "language"}
+    known = {"name", "title", "scope", "example_question", "starter_questions", "contacts", "sources", "language"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ChangeRefused(f"Unknown setting(s): {', '.join(unknown)}. The file takes {', '.join(sorted(known))}.")
@@ -395,6 +399,22 @@ def check_profile(text: str) -> None:
         url = str(contact.get("url") or "")
         if url and not _SAFE_URL.match(url):
             raise ChangeRefused(f"Contact {i}'s url must start with https://, http://, mailto: or tel:.")
+    check_sources(data.get("sources"))
+
+
+def check_sources(sources) -> None:
+    """Each web source as `assistant sync` reads it (assistant/sources/declared.py)."""
+    from assistant.sources.declared import parse_source
+
+    if sources is None:
+        return
+    if not isinstance(sources, list):
+        raise ChangeRefused("'sources' must be a list of sources, each with a url.")
+    for i, entry in enumerate(sources, 1):
+        try:
+            parse_source(entry)
+        except ValueError as err:
+            raise ChangeRefused(f"Source {i}: {err}.", 422, "invalid_source") from err
 
 
 def check_glossary(text: str) -> None:

@@ -21,7 +21,7 @@ _BUILDING = threading.Lock()
 TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates"
 
 
-def mount_later(app: FastAPI, auth, corpus, reports, audit) -> None:
+def mount_later(app: FastAPI, auth, corpus, reports, sources) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls to outside hosts
     state = {"loaded": False}
     app.state.console_loaded = state
@@ -44,7 +44,7 @@ def mount_later(app: FastAPI, auth, corpus, reports, audit) -> None:
 
             def build():
                 with _BUILDING:
-                    return build_console(auth, corpus, reports)
+                    return build_console(auth, corpus, reports, sources)
 
             blocks = await loop.run_in_executor(None, build)
             import gradio as gr

@@ -52,7 +52,8 @@ class Reports:
                 warnings = "not indexed yet"
             elif row["indexed"] and not (folder / name).is_file():
                 warnings = "no longer in the corpus folder: it leaves the index at the next change"
-            row["last_ingested"] = _date(known.get("ingested_at") or indexed_at)
+            first_indexed = (manifest.documents.get(name) or {}).get("indexed_at") if manifest else None
+            row["last_ingested"] = _date(first_indexed or known.get("ingested_at") or indexed_at)
             row["warnings"] = warnings
             out.append(row)
         return out

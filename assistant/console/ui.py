@@ -1,5 +1,5 @@
-"""The console's pages, built with Gradio: Documents, Questions not answered, Feedback, Assistant
-and glossary, Audit log. Every handler goes through `Corpus` and `Reports`, as the JSON API does,
+"""The console's pages, built with Gradio: Documents, Web sources, Questions not answered, Feedback,
+Assistant and glossary, Audit log. Every handler goes through `Corpus` and `Reports`, as the JSON API does,
 and checks the session again (the gate in `auth.py` already has). Charts are plain SVG drawn here
 (`charts.py`), each with its figures in words and in a table beside it.
 
@@ -12,7 +12,9 @@ from assistant.console import charts
 from assistant.console.auth import Auth
 from assistant.console.corpus import KINDS, ChangeRefused, Corpus
 from assistant.console.reports import Reports
+from assistant.console.sources import Sources
 from assistant.corpus.documents import SUPPORTED
+from assistant.sources.sync import WEB_FOLDER
 
 DAY_CHOICES = [7, 30, 90, 365]
 TOP_TOPICS = 10
@@ -21,6 +23,17 @@ CSS = """
 .console-chart { margin: 0; }
 .console-chart figcaption { margin-bottom: .5rem; }
 a { color: #1d70b8; }
+/* On a phone: every tab shown, over two or three lines, instead of most of them hidden behind a
+   "..." menu. Gradio decides what overflows by measuring a hidden copy of the tab bar; in that copy
+   the labels are made tiny so that all fit, and the real bar wraps. */
+@media (max-width: 640px) {
+  .tab-wrapper { height: auto !important; padding-bottom: .25rem; }
+  .tab-container[role=tablist] { flex-wrap: wrap !important; height: auto !important; overflow: visible !important; }
+  .tab-container.visually-hidden button { font-size: 1px !important; padding: 0 !important; min-width: 0 !important; }
+  .tab-container[role=tablist] button { min-height: 44px; }
+  .overflow-menu { display: none !important; }
+  #console-title h1 { font-size: 1.5rem; }
+}
 """
 
 
@@ -43,7 +56,10 @@ def theme():
     )
 
 
-def build_console(auth: Auth, corpus: Corpus, reports: Reports):
+REFRESH_CHOICES = [("every day (default)", ""), ("every 6 hours", "6h"), ("every hour", "1h"), ("every week", "7d")]
+
+
+def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources):
     import gradio as gr
     import pandas as pd
 
@@ -72,13 +88,17 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
         label = "Done" if job.state == "done" else "Failed"
         return f"**{label}**: {job.name} ({job.action}). {job.message}", False
 
+    def removable() -> list[str]:
+        """Documents an editor added; a web source's pages go with their source (Web sources tab)."""
+        return [r["file"] for r in reports.documents(corpus.status()) if not r["file"].startswith(WEB_FOLDER + "/")]
+
     def refresh_documents():
         text, running = job_text()
-        names = [r["file"] for r in reports.documents(corpus.status())]
+        names = removable()
         return documents_table(), text, gr.Timer(active=running), gr.Dropdown(choices=names, value=None)
 
     def refresh_list():
-        names = [r["file"] for r in reports.documents(corpus.status())]
+        names = removable()
         return documents_table(), gr.Dropdown(choices=names, value=None)
 
     def tick():
@@ -101,6 +121,17 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
         verb = "Replacing" if job.action == "replace" else "Adding"
         return documents_table(), f"**{verb}** {job.name}: indexing...", gr.Timer(active=True)
 
+    def confirm_removal(name):
+        """The first click only asks: the document is named, and nothing is removed yet."""
+        if not name:
+            return gr.Group(visible=False), "", gr.skip(), "Choose a document to remove first."
+        passages = next((r["passages"] for r in reports.documents(corpus.status()) if r["file"] == name), 0)
+        text = (
+            f"**Remove {name}?** Its {passages} passage{'' if passages == 1 else 's'} leave the guidance at once, "
+            "and the assistant stops answering from it."
+        )
+        return gr.Group(visible=True), text, gr.Button(value=f"Yes, remove {name}"), gr.skip()
+
     def remove(name, request: gr.Request):
         actor = who(request)
         if not name:
@@ -110,6 +141,75 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
         except ChangeRefused as err:
             return gr.skip(), f"**Not removed**: {err}", gr.Timer(active=False)
         return documents_table(), f"**Removing** {job.name}: indexing...", gr.Timer(active=True)
+
+    # ---- web sources
+    def sources_tables():
+        view = sources.view()
+        table = pd.DataFrame(
+            [
+                [
+                    s["url"],
+                    ", ".join(s["include"]) or "everything on the site",
+                    s["refresh"],
+                    s["last_synced"],
+                    s["pages"],
+                    s["failing"],
+                ]
+                for s in view["sources"]
+            ],
+            columns=[
+                "Source (a page or a sitemap)",
+                "Only pages starting with",
+                "Synced",
+                "Last synced",
+                "Pages kept",
+                "Pages failing",
+            ],
+        )
+        pages = pd.DataFrame(
+            [
+                [p["url"], p["title"], p["status"] or "", p["last_fetched"], p["last_changed"], p["error"]]
+                for p in view["pages"]
+            ],
+            columns=["Page", "Title", "Status", "Last fetched", "Last changed", "Problem"],
+        )
+        return (
+            table,
+            pages,
+            gr.Dropdown(choices=[s["url"] for s in view["sources"]], value=None),
+            gr.Dropdown(choices=[p["url"] for p in view["pages"] if p["file"]], value=None),
+        )
+
+    def add_source(url, include, refresh, request: gr.Request):
+        actor = who(request)
+        try:
+            sources.add(url or "", include or "", refresh or "", actor)
+        except ChangeRefused as err:
+            return (f"**Not added**: {err} Nothing was changed.", gr.skip(), gr.Timer(active=False))
+        return (f"**Added** {url.strip()}. Choose **Sync now** to read its pages.", "", gr.Timer(active=True))
+
+    def remove_source(url, request: gr.Request):
+        actor = who(request)
+        if not url:
+            return "Choose a source to remove first.", gr.Timer(active=False)
+        try:
+            sources.remove(url, actor)
+        except ChangeRefused as err:
+            return f"**Not removed**: {err}", gr.Timer(active=False)
+        return f"**Removed** {url}. Its pages leave the guidance at the next sync (choose **Sync now**).", gr.Timer(
+            active=True
+        )
+
+    def sync_now(request: gr.Request):
+        actor = who(request)
+        try:
+            report = sources.sync_now(actor)
+        except Exception as err:  # the index or the shared lock: say so, never a traceback
+            return f"**Not synced**: {err}"
+        if report is None:
+            return "A sync is already running; its results will show here when it has finished."
+        lines = report.lines()
+        return "**Synced.** " + lines[0] + "".join(f"\n- {line}" for line in lines[1:12])
 
     # ---- gaps
     def gaps_view(days):
@@ -199,7 +299,14 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
         timer = gr.Timer(1.0, active=False)
         with gr.Tab("Documents"):
             job_status = gr.Markdown(elem_id="job-status")
-            documents = gr.Dataframe(label="Documents in the guidance", interactive=False, wrap=True)
+            # Fixed column widths: on a phone the table scrolls sideways instead of wrapping each
+            # header a letter a line.
+            documents = gr.Dataframe(
+                label="Documents in the guidance",
+                interactive=False,
+                wrap=True,
+                column_widths=["200px", "200px", "110px", "90px", "130px", "220px"],
+            )
             with gr.Row():
                 with gr.Column():
                     gr.Markdown(f"Add a document ({KINDS}). A file with the name of one above replaces it.")
@@ -209,7 +316,38 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
                     )  # fmt: skip
                 with gr.Column():
                     choose = gr.Dropdown(label="Document to remove", choices=[], elem_id="remove-choice")
-                    drop = gr.Button("Remove and re-index", variant="stop", elem_id="remove-button")
+                    drop = gr.Button("Remove...", variant="stop", elem_id="remove-button")
+                    with gr.Group(visible=False, elem_id="remove-confirm") as confirm_box:
+                        confirm_text = gr.Markdown(elem_id="remove-confirm-text")
+                        with gr.Row():
+                            confirm = gr.Button("Yes, remove it", variant="stop", elem_id="remove-confirm-button")
+                            cancel = gr.Button("Cancel", elem_id="remove-cancel")
+        with gr.Tab("Web sources"):
+            gr.Markdown(
+                "Pages of a website the assistant reads itself. A source is one page or a sitemap; the "
+                "assistant fetches its pages, keeps their own words and cites the live page. Sources are "
+                "synced by themselves (each at its interval); **Sync now** does it at once."
+            )
+            sync_status = gr.Markdown(elem_id="sync-status")
+            source_table = gr.Dataframe(label="Sources", interactive=False, wrap=True, elem_id="sources-table")
+            with gr.Row():
+                with gr.Column():
+                    new_url = gr.Textbox(label="Web address of a page or a sitemap", elem_id="source-url")
+                    new_include = gr.Textbox(
+                        label="Only pages whose address starts with (optional; several separated by commas)",
+                        elem_id="source-include",
+                    )
+                    new_refresh = gr.Dropdown(REFRESH_CHOICES, value="", label="Sync it", elem_id="source-refresh")
+                    add_button = gr.Button("Add source", variant="primary", elem_id="add-source")
+                with gr.Column():
+                    source_choice = gr.Dropdown(label="Source to remove", choices=[], elem_id="source-choice")
+                    remove_button = gr.Button("Remove source", variant="stop", elem_id="remove-source")
+                    sync_button = gr.Button("Sync now", elem_id="sync-now")
+            page_table = gr.Dataframe(label="Pages", interactive=False, wrap=True, elem_id="pages-table")
+            page_choice = gr.Dropdown(label="Show the text kept for a page", choices=[], elem_id="page-choice")
+            page_text = gr.Textbox(
+                label="Text kept (what the assistant quotes)", lines=12, interactive=False, elem_id="page-text"
+            )
         with gr.Tab("Questions not answered"):
             gr.Markdown(
                 "Questions the assistant declined, and questions whose answer got a thumbs down, grouped by "
@@ -247,6 +385,18 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
         gap_outputs = [gap_summary, weekly_chart, topics_chart, topics, csv]
         fb_outputs = [fb_summary, rate_chart, reasons, unhelpful]
         console.load(refresh_documents, None, doc_outputs)
+        source_outputs = [source_table, page_table, source_choice, page_choice]
+        console.load(sources_tables, None, source_outputs)
+        add_button.click(add_source, [new_url, new_include, new_refresh], [sync_status, new_url, timer]).then(
+            sources_tables, None, source_outputs
+        )
+        remove_button.click(remove_source, source_choice, [sync_status, timer]).then(
+            sources_tables, None, source_outputs
+        )
+        sync_button.click(sync_now, None, sync_status).then(sources_tables, None, source_outputs).then(
+            refresh_list, None, [documents, choose]
+        )
+        page_choice.change(lambda url: sources.preview(url) if url else "", page_choice, page_text)
         console.load(gaps_view, gap_days, gap_outputs)
         console.load(feedback_view, fb_days, fb_outputs)
         console.load(lambda: (corpus.read_file("assistant.yaml"), corpus.read_file("glossary.yaml")), None, [profile, glossary])
@@ -254,7 +404,12 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports):
         timer.tick(tick, None, [documents, job_status, timer, choose])
         # The message a change gives stays; the timer then follows its ingest to the end.
         add.upload(upload, add, [documents, job_status, timer]).then(refresh_list, None, [documents, choose])
-        drop.click(remove, choose, [documents, job_status, timer]).then(refresh_list, None, [documents, choose])
+        drop.click(confirm_removal, choose, [confirm_box, confirm_text, confirm, job_status])
+        choose.change(lambda _name: gr.Group(visible=False), choose, confirm_box)
+        cancel.click(lambda: (gr.Group(visible=False), "Nothing was removed."), None, [confirm_box, job_status])
+        confirm.click(remove, choose, [documents, job_status, timer]).then(
+            lambda: gr.Group(visible=False), None, confirm_box
+        ).then(refresh_list, None, [documents, choose])
         gap_days.change(gaps_view, gap_days, gap_outputs)
         fb_days.change(feedback_view, fb_days, fb_outputs)
         save_profile.click(save("assistant.yaml"), profile, [files_status, timer])

@@ -84,6 +84,8 @@ class Manifest:
     collection: str
     chunks: list[Chunk]
     version: str = ""  # a new one at every ingest: a running server sees it and reloads
+    # doc_id -> {"hash": its file's SHA-256, "indexed_at": when that content was first indexed}
+    documents: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
     def read(cls, index_dir: Path) -> Manifest | None:
@@ -93,7 +95,11 @@ class Manifest:
         data = json.loads(path.read_text(encoding="utf-8"))
         chunks = [Chunk.from_metadata(c["id"], c["text"], c["metadata"]) for c in data["chunks"]]
         return cls(
-            embedder=data["embedder"], collection=data["collection"], chunks=chunks, version=data.get("version", "")
+            embedder=data["embedder"],
+            collection=data["collection"],
+            chunks=chunks,
+            version=data.get("version", ""),
+            documents=data.get("documents") or {},
         )
 
     def write(self, index_dir: Path) -> None:
@@ -102,6 +108,7 @@ class Manifest:
             "embedder": self.embedder,
             "collection": self.collection,
             "chunks": [{"id": c.chunk_id, "text": c.text, "metadata": c.metadata()} for c in self.chunks],
+            "documents": self.documents,
         }
         tmp = index_dir / f".{MANIFEST}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -239,7 +246,8 @@ def _ingest(corpus_dir, index_dir, embedder, client, progress, max_bytes) -> Ing
     # Every quotable sentence gets its vector now, so that answering costs one encoding.
     units, summary.units_embedded = UnitVectors.build(chunks, embedder, index_dir)
     units.write(index_dir)
-    Manifest(embedder=name, collection=collection, chunks=chunks).write(index_dir)
+    documents = _document_times(loaded.documents, old.documents if old else {})
+    Manifest(embedder=name, collection=collection, chunks=chunks, documents=documents).write(index_dir)
     if to_remove:
         store.delete(ids=to_remove)
         summary.removed = len(to_remove)
@@ -251,3 +259,15 @@ def _ingest(corpus_dir, index_dir, embedder, client, progress, max_bytes) -> Ing
             log.warning("Could not delete the old collection %s", old.collection)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _document_times(documents, before: dict[str, dict]) -> dict[str, dict]:
+    """When each document's current content was first indexed: kept from the last ingest when its
+    file is unchanged, now when it is new or changed (so one change does not date every document)."""
+    now = time.time()
+    out = {}
+    for doc in documents:
+        known = before.get(doc.doc_id) or {}
+        same = known.get("hash") == doc.file_hash and known.get("indexed_at")
+        out[doc.doc_id] = {"hash": doc.file_hash, "indexed_at": known["indexed_at"] if same else now}
+    return out

@@ -24,11 +24,17 @@ from assistant.stores.database import open_database
 from assistant.stores.feedback import REASONS, FeedbackStore, FeedbackUnavailable
 from assistant.stores.records import Recorder
 from assistant.web import http_errors
+from assistant.web.client_address import ClientAddress
 from assistant.web.guard import RequestGuard
 from assistant.web.http_errors import ApiError
 from assistant.web.serving import Served
 
 log = logging.getLogger(__name__)
+# Gradio's front-end files under the console (behind its login, but the same in every install).
+GRADIO_ASSETS = ("/admin/assets/", "/admin/static/", "/admin/svelte/", "/admin/favicon.ico")
+
+MAX_HEADER_BYTES = 16 * 1024  # a request's line and headers; beyond: 400 and the connection closed
+KEEP_ALIVE_SECONDS = 5  # an idle connection is closed after this
 
 
 class HistoryTurn(BaseModel):
@@ -168,7 +174,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
     if settings.admin_password is not None and settings.admin_password.get_secret_value():
         from assistant.console import add_console
 
-        add_console(app, service, db, recorder, RequestGuard(None, settings).client_key)
+        add_console(app, service, db, recorder, ClientAddress(settings))
     return app
 
 
@@ -178,9 +184,10 @@ def security_headers(settings: Settings):
     document may run nothing at all (a PDF is left to the browser's own viewer, which a sandbox
     would block). The staff console's Gradio pages need inline scripts and styles, and evaluate
     their HTML components' templates ('unsafe-eval'): only they get these, only behind the login,
-    never framed, and still nothing from other hosts. The console's pages tell their own site (only)
-    where a request came from, so that a browser sends their real Origin on a POST (with
-    no-referrer it sends "null"), which the console's CSRF check reads."""
+    never framed, and still nothing from other hosts. Nothing under /admin/ or /api/admin/ is kept
+    by a browser or a proxy (`no-store`) but Gradio's own front-end files. The console's pages tell
+    their own site (only) where a request came from, so that a browser sends their real Origin on a
+    POST (with no-referrer it sends "null"), which the console's CSRF check reads."""
     frame_ancestors = "frame-ancestors " + " ".join(["'self'", *settings.allowed_origins])
     common = [(b"referrer-policy", b"no-referrer"), (b"x-content-type-options", b"nosniff")]
     policy = f"default-src 'self'; base-uri 'self'; form-action 'self'; {frame_ancestors}"
@@ -193,17 +200,26 @@ def security_headers(settings: Settings):
         "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
     )
     console_common = [(b"referrer-policy", b"same-origin"), (b"x-content-type-options", b"nosniff")]
-    console = [(b"content-security-policy", console_policy.encode()), *console_common]
+    console_assets = [(b"content-security-policy", console_policy.encode()), *console_common]
+    # What the console shows is for the logged-in editor only: never kept by a browser or a proxy
+    # (Gradio's own script, style and font files, the same in every install, may be).
+    no_store = (b"cache-control", b"no-store")
+    console = [*console_assets, no_store]
     login_policy = b"default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
-    login = [(b"content-security-policy", login_policy), *console_common]
+    login = [(b"content-security-policy", login_policy), *console_common, no_store]
+    staff_api = [*strict, no_store]
 
     def headers_for(path: str) -> list[tuple[bytes, bytes]]:
         if path.startswith("/documents/"):
             return pdf if path.lower().endswith(".pdf") else document
         if path.startswith(("/admin/login", "/admin/logout")):
             return login
+        if path.startswith(GRADIO_ASSETS):
+            return console_assets
         if path == "/admin" or path.startswith("/admin/"):
             return console
+        if path == "/api/admin" or path.startswith("/api/admin/"):
+            return staff_api
         return strict
 
     return headers_for
@@ -233,9 +249,10 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
             "secret on every machine, or feedback that reaches another machine than the one that answered is refused."
         )
     print(f"Serving the chat on http://{settings.host}:{settings.port}/ with {settings.workers} process(es)")
+    options = server_options(settings)
     if settings.workers == 1:
         app = _loaded_app(service)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(app, host=settings.host, port=settings.port, **options)
         return 0
     # One key for every worker, so that feedback on an answer from one is accepted by another.
     os.environ["ASSISTANT_ANSWER_ID_KEY"] = service.answer_ids.key.decode()
@@ -245,9 +262,26 @@ def serve(host: str | None = None, port: int | None = None, workers: int | None 
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        log_level="warning",
+        **options,
     )
     return 0
+
+
+def server_options(settings: Settings) -> dict:
+    """uvicorn's own limits. h11, not httptools: it bounds a request's headers (httptools took 2 MB
+    of them here, all kept in memory). uvicorn has no time limit on the headers of a request; behind
+    deploy/nginx-site.conf, nginx's client_header_timeout cuts off slow headers (and its
+    client_body_timeout slow bodies; the guard's body_timeout_s does that here too). Forwarded
+    headers (X-Forwarded-For, -Proto) are believed only when ASSISTANT_CLIENT_IP_HEADER is set, and
+    then only from ASSISTANT_TRUSTED_PROXIES (uvicorn would otherwise believe 127.0.0.1 always)."""
+    return {
+        "http": "h11",
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        "proxy_headers": bool(settings.client_ip_header),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
+        "log_level": "warning",
+    }
 
 
 def worker_app() -> FastAPI:
@@ -261,6 +295,9 @@ def _loaded_app(service: Service) -> FastAPI:
     service.deps()  # load the index before the first question, not during it
     preload()  # and the spelling list (0.1-0.4 s), which the first misspelt question would wait for
     app = create_app(service=service)
+    from assistant.sources.schedule import SyncSchedule
+
+    app.state.web_sync = SyncSchedule(service).start()  # the web sources kept fresh (assistant/sources/)
     # Everything loaded so far lives as long as the process: keep it out of the garbage
     # collector's full passes, which otherwise pause answering for tens of milliseconds.
     gc.freeze()
