@@ -101,7 +101,7 @@ def app_url(app):
 
 
 # A theme's styles that must not reach into the widget: a 10 px root font size, spaced-out text.
-HOST_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+HOST_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>html {{ font-size: 62.5% }} body * {{ letter-spacing: 3px; line-height: 3; color: #555 }}</style></head>
 <body><a href="#main">Skip to content</a><header><nav><a href="/">Home</a> <a href="/other.html">Other page</a></nav></header>
@@ -118,6 +118,7 @@ def host_page(app_url, tmp_path_factory):
     pages = {
         "index.html": ("Probation services", ""),
         "other.html": ("Another page", ""),
+        "welsh.html": ("Gwasanaethau prawf", ""),  # a Welsh page: the widget follows it
         "themed.html": (
             "Themed",
             f"data-title='{HOSTILE_TITLE}' data-greeting='<b>Hi</b> there' data-colour='#ffdd00' "
@@ -125,7 +126,8 @@ def host_page(app_url, tmp_path_factory):
         ),
     }
     for name, (title, attrs) in pages.items():
-        (folder / name).write_text(HOST_PAGE.format(title=title, app=app_url, attrs=attrs), encoding="utf-8")
+        lang = "cy" if name == "welsh.html" else "en"
+        (folder / name).write_text(HOST_PAGE.format(lang=lang, title=title, app=app_url, attrs=attrs), encoding="utf-8")
     proc = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(HOST_PORT), "--bind", "127.0.0.1"],
         cwd=folder,
@@ -342,8 +344,10 @@ def test_thumbs_down_with_a_reason_is_stored_with_the_answer_id_only(app, browse
     note = page.locator("clinks-chat .note")
     note.filter(has_text="Thank you for your feedback").wait_for()
     assert page.get_by_role("button", name="Not helpful").get_attribute("aria-pressed") == "true"
-    page.get_by_role("button", name="It seems wrong or out of date").click()
+    with page.expect_response("**/api/feedback"):  # the thanks shows at once; the saving follows
+        page.get_by_role("button", name="It seems wrong or out of date").click()
     note.filter(has_text="That helps us improve").wait_for()
+    assert focused(page) == "note"  # focus goes to the thanks, not to the page
     db = app.data_dir / "feedback.sqlite3"
     rows = sqlite3.connect(db).execute("SELECT helpful, reason FROM feedback WHERE answer_id = ?", (answer_id,))
     assert rows.fetchall() == [(0, "wrong")]  # one thumbs down, completed by its reason

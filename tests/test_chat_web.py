@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
+from assistant.stores.feedback import REASONS
 from assistant.web.app import create_app
 from assistant.web.chat import pieces
 from tests.conftest import ROOT, make_settings
@@ -124,7 +125,8 @@ def test_the_page_is_british_and_runs_under_a_strict_content_security_policy(cli
 def test_the_pages_own_files_stay_within_budget_and_ask_nothing_of_other_hosts(client):
     page = client.get("/").text
     files = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
-    assert {"/static/chat.js", "/static/chat.css", "/static/page.css"} <= set(files)
+    assert {"/static/chat.js", "/static/chat.css", "/static/page.css"} <= {f.split("?")[0] for f in files}
+    files.append("/static/locales/en-GB.json")  # the script asks for its strings
     total = len(page.encode())
     for path in set(files):
         r = client.get(path)
@@ -176,3 +178,196 @@ def test_the_public_app_never_imports_gradio(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[0] == "False"
+
+
+# ---- served like a product: HEAD, a favicon, gzip, caching under content-hashed names ----
+
+
+def asset_urls(client) -> dict[str, str]:
+    page = client.get("/").text
+    return {url.split("?")[0]: url for url in re.findall(r'(?:src|href)="(/static/[^"]+)"', page)}
+
+
+def test_head_answers_wherever_get_does(client, service):
+    urls = asset_urls(client)
+    document = sorted(service.indexed_documents())[0]
+    for path in ["/", "/embed.js", "/favicon.ico", "/healthz", urls["/static/chat.js"], f"/documents/{document}"]:
+        got, head = client.get(path), client.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"", path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+        assert head.headers.get("content-length") == got.headers.get("content-length"), path
+    assert client.head("/no-such-page").status_code == 404
+
+
+def test_a_favicon_on_every_page(client):
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml") and b"<svg" in r.content
+    parser = _Tags()
+    parser.feed(client.get("/").text)
+    icons = [a for t, a in parser.tags if t == "link" and a.get("rel") == "icon"]
+    assert icons and client.get(icons[0]["href"]).status_code == 200
+    templates = ROOT / "assistant" / "web" / "templates"
+    for name in ("admin_login.html", "admin_starting.html"):  # the console's own pages
+        assert '<link rel="icon" href="/favicon.ico"' in (templates / name).read_text(), name
+
+
+def test_files_are_named_by_content_and_cached_for_good(client):
+    urls = asset_urls(client)
+    version = urls["/static/chat.js"].split("?v=")[1]
+    assert all(url.endswith("?v=" + version) for url in urls.values())
+    assert f"/static/chat.js?v={version}" in client.get("/embed.js").text  # the widget loads the same
+    good = client.get(urls["/static/chat.js"])
+    assert good.headers["cache-control"] == "public, max-age=31536000, immutable"
+    for stale in ("/static/chat.js", "/static/chat.js?v=0ld"):  # a link without the current hash is checked
+        r = client.get(stale)
+        assert r.status_code == 200 and r.headers["cache-control"] == "no-cache" and r.headers.get("etag")
+    for path, policy in (("/", "no-cache"), ("/embed.js", "public, max-age=300")):
+        r = client.get(path)
+        assert r.headers["cache-control"] == policy and r.headers["etag"]
+        again = client.get(path, headers={"if-none-match": r.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""
+
+
+def test_the_version_follows_every_file(tmp_path):
+    from assistant.web.serving import content_version
+
+    (tmp_path / "a.js").write_text("one")
+    (tmp_path / "locales").mkdir()
+    (tmp_path / "locales" / "cy.json").write_text("{}")
+    before = content_version(tmp_path)
+    assert content_version(tmp_path) == before
+    (tmp_path / "locales" / "cy.json").write_text('{"x": 1}')
+    assert content_version(tmp_path) != before
+
+
+def test_text_is_gzipped(client):
+    urls = asset_urls(client)
+    for path in ["/", "/embed.js", urls["/static/chat.js"], urls["/static/chat.css"], "/static/locales/cy.json"]:
+        r = client.get(path, headers={"accept-encoding": "gzip, br"})
+        assert r.headers.get("content-encoding") == "gzip", path
+        assert "accept-encoding" in r.headers.get("vary", "").lower(), path
+    plain = client.get(urls["/static/chat.js"], headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+
+
+def test_the_answer_stream_is_never_compressed_and_each_event_leaves_at_once(client):
+    """Through the whole app, gzip included, at the ASGI level: every event is its own message to
+    the server (sent as it is made), none compressed; a compressor would hold them back."""
+    import asyncio
+
+    body = json.dumps({"question": "What are the need categories?"}).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/ask/stream",
+        "raw_path": b"/api/ask/stream",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"accept-encoding", b"gzip, deflate, br"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    sent: list[dict] = []
+
+    async def run():
+        delivered = False
+
+        async def receive():
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.sleep(3600)  # the client stays connected
+
+        async def send(message):
+            sent.append(message)
+
+        await client.app(scope, receive, send)
+
+    asyncio.run(run())
+    start = sent[0]
+    headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    assert start["status"] == 200 and headers["content-type"].startswith("text/event-stream")
+    assert "content-encoding" not in headers
+    chunks = [m["body"] for m in sent[1:] if m.get("body")]
+    texts = [c for c in chunks if c.startswith(b"event: text")]
+    assert len(texts) >= 5 and all(c.count(b"\n\n") == 1 for c in chunks)  # one event a message
+    assert chunks[-1].startswith(b"event: answer")
+
+
+# ---- the Welsh interface ----
+
+LOCALES = ROOT / "assistant" / "web" / "static" / "locales"
+
+
+def _shape(value, path=""):
+    if isinstance(value, dict):
+        return {k: _shape(v, f"{path}.{k}") for k, v in value.items() if not k.startswith("_")}
+    return type(value).__name__
+
+
+def test_the_locales_say_the_same_things():
+    en = json.loads((LOCALES / "en-GB.json").read_text(encoding="utf-8"))
+    cy = json.loads((LOCALES / "cy.json").read_text(encoding="utf-8"))
+    shape_en, shape_cy = _shape(en), _shape(cy)
+    shape_en.pop("messages"), shape_cy.pop("messages"), shape_en.pop("errors"), shape_cy.pop("errors")
+    assert shape_en == shape_cy  # every key, in both
+    for key, text in en.items():
+        if isinstance(text, str) and key not in ("answersInEnglish", "_about"):
+            assert text.strip() and cy[key].strip(), key
+            assert set(re.findall(r"\{\w+\}", text)) == set(re.findall(r"\{\w+\}", cy[key])), key
+    assert en["lang"] == "en-GB" and cy["lang"] == "cy" and en["switchTo"] == "cy" and cy["switchTo"] == "en-GB"
+    assert len(cy["months"]) == 12 and cy["months"][2] == "Mawrth"
+    # every canned message a person can meet has its Welsh, with only the places the chat can fill
+    canned = {p.stem for p in (ROOT / "prompts").glob("*.md")} - {"llm_system", "llm_question", "answer_uncertain"}
+    assert canned <= set(cy["messages"])
+    places = {"scope", "help", "example", "length", "max_chars"}
+    for name in canned:
+        assert set(re.findall(r"\{(\w+)\}", cy["messages"][name])) <= places, name
+    assert set(cy["reasons"]) == set(en["reasons"]) == set(REASONS)
+    assert en["reasons"] == REASONS  # the English wording is the server's own
+
+
+def test_a_question_in_welsh_is_told_in_welsh_and_english_to_ask_in_english(client):
+    for question in ("Beth yw'r fframwaith deinamig?", "Sut ydw i'n cofrestru am grantiau prawf?"):
+        data = client.post("/api/ask", json={"question": question}).json()
+        assert data["status"] == "invalid_question" and data["message"] == "invalid_welsh", question
+        welsh, english = data["answer"].split("\n\n")
+        assert "Saesneg" in welsh and "Gofynnwch eich cwestiwn yn Saesneg" in welsh
+        assert (
+            english.startswith("Sorry: the guidance I draw on is in English")
+            and "ask your question in English" in english
+        )
+    other = client.post("/api/ask", json={"question": "Quelle est la capitale de la France?"}).json()
+    assert other["message"] == "invalid_not_english" and "Saesneg" not in other["answer"]
+    declined = client.post("/api/ask", json={"question": "How much does Cyber Essentials Plus cost?"}).json()
+    assert declined["message"] == "declined_not_covered"  # the chat shows its own wording of it
+    assert client.post("/api/ask", json={"question": "What is IASME Gold?"}).json()["message"] == ""
+
+
+def test_the_deployer_chooses_welsh(tmp_path, corpus_copy):
+    from assistant.console.corpus import check_profile
+    from assistant.service import Service
+
+    yaml_file = corpus_copy / "assistant.yaml"
+    yaml_file.write_text("language: cy\n" + yaml_file.read_text(encoding="utf-8"), encoding="utf-8")
+    check_profile(yaml_file.read_text(encoding="utf-8"))  # the console accepts the file
+    c = TestClient(create_app(service=Service(make_settings(tmp_path, corpus_copy))))
+    parser = _Tags()
+    page = c.get("/").text
+    parser.feed(page)
+    assert ("html", {"lang": "cy"}) in parser.tags
+    assert "Neidio i'r blwch cwestiwn" in page and "Mae angen JavaScript" in page
+    config = json.loads(next(a["data-config"] for t, a in parser.tags if t == "clinks-chat"))
+    assert config["language"] == "cy" and config["title"] == "Ask about probation commissioning"  # theirs, as written
+    embedded = json.loads(re.search(r"var CONFIG = (\{.*\});", c.get("/embed.js").text).group(1))
+    assert embedded["language"] == "cy"

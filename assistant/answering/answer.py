@@ -43,6 +43,7 @@ class Answer:
     confident: bool = True  # False: answered with a warning that it may not be exactly what was asked
     answered_by: str = "extractive"  # "llm": written by the language model, every sentence checked
     model_report: dict = field(default_factory=dict)  # the model's outcome, tokens, dropped sentences (not in JSON)
+    message: str = ""  # a canned message's name (prompts/<name>.md): the chat shows it in the reader's language
 
     @property
     def declined(self) -> bool:
@@ -62,4 +63,5 @@ class Answer:
             "answered_by": self.answered_by,
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "retrieved_ids": self.retrieved_ids,
+            "message": self.message,
         }

@@ -22,7 +22,13 @@ from assistant.answering.decide import HEDGE_BELOW, DecisionModel, fallback_rule
 from assistant.answering.followup import Condensed, condense
 from assistant.answering.intents import Intent, question_intents
 from assistant.answering.prompts import Prompts
-from assistant.answering.question_checks import clean, is_about_one_persons_case, is_task_request, looks_english
+from assistant.answering.question_checks import (
+    clean,
+    is_about_one_persons_case,
+    is_task_request,
+    looks_english,
+    looks_welsh,
+)
 from assistant.answering.question_parts import split_parts
 from assistant.answering.retrieve import Passage, Retriever
 from assistant.answering.spelling import Speller
@@ -86,25 +92,32 @@ class Context:
     model_report: dict = field(default_factory=dict)  # what the language model did, when it is on
     answer: Answer | None = None
 
-    def finish(self, status: Status, text: str) -> None:
-        self.answer = Answer(text=text, status=status)
+    def finish(self, status: Status, text: str, message: str = "") -> None:
+        self.answer = Answer(text=text, status=status, message=message)
+
+    def finish_with(self, status: Status, name: str, **values: str) -> None:
+        """Finish with the canned message prompts/<name>.md, named in the answer (the chat shows
+        its own translation of it)."""
+        self.finish(status, self.deps.prompts.render(name, **values), message=name)
 
 
 def check_question(ctx: Context) -> None:
     """Empty, too long or markup only: a message about the question itself."""
-    settings, prompts = ctx.deps.settings, ctx.deps.prompts
+    settings = ctx.deps.settings
     ctx.history = bounded_history(ctx.history, settings)
     raw = ctx.question or ""
     if len(raw) > settings.max_question_chars:
-        ctx.finish(
+        ctx.finish_with(
             Status.INVALID_QUESTION,
-            prompts.render("invalid_too_long", length=f"{len(raw):,}", max_chars=f"{settings.max_question_chars:,}"),
+            "invalid_too_long",
+            length=f"{len(raw):,}",
+            max_chars=f"{settings.max_question_chars:,}",
         )
         return
     ctx.text, had_markup = clean(raw)
     if not ctx.text or not any(ch.isalnum() for ch in ctx.text):
         name = "invalid_markup" if had_markup else "invalid_empty"
-        ctx.finish(Status.INVALID_QUESTION, prompts.render(name))
+        ctx.finish_with(Status.INVALID_QUESTION, name)
 
 
 def correct_spelling(ctx: Context) -> None:
@@ -114,15 +127,16 @@ def correct_spelling(ctx: Context) -> None:
 
 
 def screen_question(ctx: Context) -> None:
-    """Not English (once typos are fixed: "wht is teh dynamc framwork" is English), a task rather
-    than a question, or one person's case: each gets its own message before any search."""
-    prompts = ctx.deps.prompts
+    """Not English (once typos are fixed: "wht is teh dynamc framwork" is English; a question in
+    Welsh is told, in Welsh and English, that the guidance is in English), a task rather than a
+    question, or one person's case: each gets its own message before any search."""
     if not looks_english(ctx.text, ctx.deps.retriever.known):
-        ctx.finish(Status.INVALID_QUESTION, prompts.render("invalid_not_english"))
+        welsh = looks_welsh(clean(ctx.question or "")[0])  # as typed: the speller may have "corrected" it
+        ctx.finish_with(Status.INVALID_QUESTION, "invalid_welsh" if welsh else "invalid_not_english")
     elif is_task_request(ctx.text):
-        ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_out_of_scope"))
+        ctx.finish_with(Status.DECLINED_OUT_OF_SCOPE, "declined_out_of_scope")
     elif is_about_one_persons_case(ctx.text):
-        ctx.finish(Status.DECLINED_OUT_OF_SCOPE, prompts.render("declined_individual_case"))
+        ctx.finish_with(Status.DECLINED_OUT_OF_SCOPE, "declined_individual_case")
 
 
 def bounded_history(history: Sequence[Turn], settings: Settings) -> list[Turn]:
@@ -153,7 +167,7 @@ def check_scope(ctx: Context) -> None:
     intent_words = set().union(*(i.words for i in ctx.intents)) if ctx.intents else set()
     ctx.required_terms = [t for t in ctx.query_terms if t not in intent_words]
     if not _has_subject(ctx, ctx.condensed.search_text):
-        ctx.finish(Status.DECLINED_OUT_OF_SCOPE, ctx.deps.prompts.render("declined_out_of_scope"))
+        ctx.finish_with(Status.DECLINED_OUT_OF_SCOPE, "declined_out_of_scope")
 
 
 def retrieve(ctx: Context) -> None:
@@ -268,11 +282,15 @@ def run(question: str, history: Sequence[Turn], deps: Deps, on_piece: Callable[[
                 break
     except IndexError_ as err:
         log.warning("Answering failed: %s", err)
-        ctx.answer = Answer(text=deps.prompts.render("error", reason=err.user_message), status=Status.ERROR)
+        ctx.answer = Answer(
+            text=deps.prompts.render("error", reason=err.user_message), status=Status.ERROR, message="error"
+        )
     except Exception:
         # The question may hold personal data, so the log names the failure, not the question.
         log.exception("Answering failed in stage %s", stage.__name__)
-        ctx.answer = Answer(text=deps.prompts.render("error", reason=GENERIC_FAILURE), status=Status.ERROR)
+        ctx.answer = Answer(
+            text=deps.prompts.render("error", reason=GENERIC_FAILURE), status=Status.ERROR, message="error"
+        )
     answer = ctx.answer
     answer.signals = ctx.signals
     answer.model_report = ctx.model_report
@@ -293,4 +311,4 @@ def _has_subject(ctx: Context, text: str) -> bool:
 
 
 def _decline_not_covered(ctx: Context) -> None:
-    ctx.finish(Status.DECLINED_NOT_COVERED, ctx.deps.prompts.render("declined_not_covered"))
+    ctx.finish_with(Status.DECLINED_NOT_COVERED, "declined_not_covered")

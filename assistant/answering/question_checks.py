@@ -66,6 +66,30 @@ def looks_english(question: str, known) -> bool:
     return recognised / len(tokens) >= 0.4
 
 
+# Words that are common in Welsh and are not English words (apostrophes dropped, as words() does:
+# "yw'r" is "ywr"). A question not in English with enough of them is taken to be in Welsh.
+WELSH_WORDS = frozenset(
+    "a ac am ar beth ble bod chi cymraeg cwestiwn cysylltu diolch dw dwi dyw eich ein fy gallaf gallu gan "
+    "gen gyda gydag hefyd helo hwn hyn hynny iawn ir mae maen mewn mwy neu ni nid oes or pa pam pan pryd "
+    "pwy rhaid rwy rwyn rydw rydych rydyn saesneg sut sydd wedi y ydi ydw ydy ydych yn yr yw ywr faint "
+    "angen sain dim ddim os gwelwch dda shwmae bore prynhawn".split()
+)
+_WELSH_ONLY = re.compile(r"[ŵŷẁẃẅỳ]|\b(ll|dd|ff)\w*(dd|ll|au|wch|ion)\b")
+
+
+def looks_welsh(question: str) -> bool:
+    """True when a question (already found not to be English) reads as Welsh: a good share of
+    Welsh words, or letters only Welsh uses."""
+    tokens = [w for w in words(question) if not w.isdigit()]
+    if not tokens:
+        return False
+    if _WELSH_ONLY.search(question.lower()):
+        return True
+    # "a", "am", "i" are English too: only the Welsh-only words count towards a short question
+    welsh = sum(1 for w in tokens if w in WELSH_WORDS and w not in ("a", "am", "i", "pan", "neu"))
+    return welsh >= 2 or welsh / len(tokens) >= 0.3
+
+
 def is_task_request(question: str) -> bool:
     return TASK_REQUEST.search(question) is not None or INJECTION.search(question) is not None
 

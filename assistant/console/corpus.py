@@ -449,7 +449,7 @@ def check_profile(text: str) -> None:
     from assistant.corpus.deployer import _SAFE_URL, contact_url_problem
 
     data = _yaml_mapping(text, "assistant file")
-    known = {"name", "title", "scope", "example_question", "starter_questions", "contacts", "sources"}
+    known = {"name", "title", "scope", "example_question", "starter_questions", "contacts", "sources", "language"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ChangeRefused(f"Unknown setting(s): {', '.join(unknown)}. The file takes {', '.join(sorted(known))}.")

@@ -43,6 +43,7 @@ class Profile:
     example_question: str = ""
     starter_questions: tuple[str, ...] = ()
     contacts: tuple[Contact, ...] = field(default_factory=tuple)
+    language: str = "en-GB"  # the chat's interface language: "en-GB" or "cy" (the answers stay in English)
 
     def help_text(self, document_links: list[str] = ()) -> str:
         """What to do next after a decline: the scope, then the deployer's contacts, or, when the
@@ -78,6 +79,7 @@ class Profile:
             self.example_question,
             self.starter_questions,
             self.contacts,
+            self.language,
         )
 
 
@@ -97,6 +99,7 @@ def load_profile(path: Path) -> Profile:
             example_question=_text(data.get("example_question")),
             starter_questions=tuple(_text(q) for q in data.get("starter_questions") or [] if _text(q)),
             contacts=tuple(c for c in contacts if c is not None),
+            language=_language(data.get("language")),
         )
     except (OSError, ValueError, yaml.YAMLError, TypeError, AttributeError) as err:
         log.warning("Ignoring %s: it could not be read (%s). Using defaults.", path.name, err)
@@ -113,6 +116,19 @@ def contact_url_problem(url: str) -> str | None:
     if url.lower().startswith(("http://", "https://")):
         return own_address_problem(url, own_hosts())
     return None
+
+
+LANGUAGES = ("en-GB", "cy")
+
+
+def _language(value) -> str:
+    """`language: cy` (or cy-GB, Welsh, Cymraeg) for a Welsh interface; English otherwise."""
+    text = _text(value).lower()
+    if text in ("cy", "cy-gb", "welsh", "cymraeg"):
+        return "cy"
+    if text and text not in ("en", "en-gb", "english", "saesneg"):
+        log.warning("Ignoring language %r in %s: use en-GB or cy", value, FILE_NAME)
+    return "en-GB"
 
 
 def _text(value) -> str:

@@ -28,6 +28,7 @@ from assistant.web import http_errors
 from assistant.web.client_address import ClientAddress
 from assistant.web.guard import RequestGuard
 from assistant.web.http_errors import ApiError
+from assistant.web.serving import Served
 
 log = logging.getLogger(__name__)
 # Gradio's front-end files under the console (behind its login, but the same in every install).
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         allow_credentials=False,
     )
     http_errors.install(app, security_headers(settings))
+    app.add_middleware(Served)  # outermost: HEAD as GET without the body, gzip (serving.py)
     # Answering runs in a pool of threads, one per core this process has (the cores shared among the
     # worker processes): the event loop stays free to accept or refuse other requests meanwhile.
     threads = settings.answer_threads or max(1, cores() // settings.workers)

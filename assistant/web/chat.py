@@ -5,6 +5,10 @@ One front-end serves both: `static/chat.js` defines the `<clinks-chat>` element 
 and script, no build step, no framework), which the page shows inline and the widget shows in a
 dialog on another site. The deployer's profile (`assistant.yaml`) reaches it as JSON: in a data
 attribute of the page, or in `embed.js`. See docs/decisions/006-public-chat.md.
+
+Every string the chat shows comes from a locale file (`static/locales/en-GB.json`, `cy.json`); the
+deployer's file chooses the default (`language: cy`), and a person can switch. Files are served
+under a content hash (serving.py), so a host site's visitors fetch them once.
 """
 
 import html
@@ -12,19 +16,20 @@ import json
 import re
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import iterate_in_threadpool
 
 from assistant.answering.answer import Answer, Turn
 from assistant.service import Service
 from assistant.stores.feedback import REASONS
+from assistant.web.serving import CHECK_FIRST, LOADER, VersionedStatic, cached, content_version
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 TEMPLATES = HERE / "templates"
+LOCALES = STATIC / "locales"
 WORDS_PER_EVENT = 4
 
 
@@ -32,22 +37,35 @@ def add_chat(app: FastAPI, service: Service, ask_request: type, check_body=None,
     """Register the public chat's routes on the app. `ask_request` is the body model of `/api/ask`,
     so the stream takes exactly the same body and gives exactly the same errors; `check_body(body)`
     refuses what `/api/ask` refuses beyond the model (the history limits)."""
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    page = (TEMPLATES / "index.html").read_text(encoding="utf-8")
-    loader = (TEMPLATES / "embed.js").read_text(encoding="utf-8")
+    version = content_version(STATIC)
+    app.mount("/static", VersionedStatic(directory=STATIC, version=version), name="static")
+    page = (TEMPLATES / "index.html").read_text(encoding="utf-8").replace("$v", version)
+    loader = (TEMPLATES / "embed.js").read_text(encoding="utf-8").replace("__VERSION__", version)
 
     @app.get("/", include_in_schema=False)
-    def chat_page() -> HTMLResponse:
+    def chat_page(request: Request) -> Response:
         config = chat_config(service)
-        body = page.replace("$title", html.escape(config["title"])).replace(
-            "$config", html.escape(json.dumps(config, ensure_ascii=False))
+        words = locale(config["language"])
+        body = (
+            page.replace("$title", html.escape(config["title"]))
+            .replace("$lang", words["lang"])
+            .replace("$skip", html.escape(words["skip"], quote=False))
+            .replace("$noscript", html.escape(words["noscript"], quote=False))
+            .replace("$config", html.escape(json.dumps(config, ensure_ascii=False)))
         )
-        return HTMLResponse(body)
+        return cached(request, body, "text/html; charset=utf-8", CHECK_FIRST)
 
     @app.get("/embed.js", include_in_schema=False)
-    def embed_js() -> Response:
+    def embed_js(request: Request) -> Response:
         script = loader.replace("__ASSISTANT_CONFIG__", script_json(chat_config(service)))
-        return Response(script, media_type="text/javascript")
+        return cached(request, script, "text/javascript; charset=utf-8", LOADER)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        """Browsers ask for it on every page that names no icon (the console's too): the app's icon."""
+        return FileResponse(
+            STATIC / "icon.svg", media_type="image/svg+xml", headers={"cache-control": "public, max-age=86400"}
+        )
 
     # The Gradio chat used to live at /chat/: old links and bookmarks land on the new page.
     @app.get("/chat", include_in_schema=False)
@@ -87,10 +105,22 @@ def chat_config(service: Service) -> dict:
         "name": profile.name,
         "scope": profile.scope,
         "starters": list(profile.starter_questions),
-        "contacts": [{"email": c.email, "phone": c.phone, "url": c.url} for c in profile.contacts],
+        "example": profile.example_question,
+        "contacts": [
+            {"name": c.name, "for": c.topic, "email": c.email, "phone": c.phone, "url": c.url} for c in profile.contacts
+        ],
         "maxChars": service.settings.max_question_chars,
         "reasons": REASONS,
+        "language": profile.language,
     }
+
+
+def locale(language: str) -> dict:
+    """The strings of one of the shipped locales (English when it is not one of them)."""
+    path = LOCALES / f"{language}.json"
+    if not path.is_file():
+        path = LOCALES / "en-GB.json"
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def script_json(value) -> str:

@@ -2,14 +2,19 @@
    The app's page shows it inline; /embed.js puts it on another site as a launcher and a dialog
    (the `widget` attribute). Its styles live in its shadow root (chat.css), so nothing leaks into
    or out of a host page. Text from the server is only ever set with textContent: never innerHTML.
-   No framework, no build step. */
+   Every string it shows comes from a locale file (static/locales/en-GB.json, cy.json); the
+   answers stay in the guidance's language. No framework, no build step. */
 (function () {
   "use strict";
   if (window.customElements.get("clinks-chat")) return;
 
   var me = document.currentScript;
-  var BASE = me ? new URL(me.src, location.href).origin : location.origin;
+  var SRC = me ? new URL(me.src, location.href) : null;
+  var BASE = SRC ? SRC.origin : location.origin;
+  var VERSION = SRC ? SRC.searchParams.get("v") : null; // the files' content hash: cached for good under it
   var STORE = "clinks-assistant:conversation";
+  var LANGUAGE_STORE = "clinks-assistant:language";
+  var LANGUAGES = ["en-GB", "cy"];
   var HISTORY_TURNS = 10; // the API takes up to 20 entries: the last 10 questions and answers
   var HISTORY_CHARS = 20000; // the API's limit on one entry
   var KEEP_TURNS = 50; // what the tab keeps: enough for any conversation, well within sessionStorage
@@ -51,10 +56,44 @@
 
   function srOnly(text) { return el("span", {class: "sr-only", text: text}); }
 
-  function ukDate(iso) {
-    var d = /^\d{4}-\d{2}-\d{2}$/.test(iso || "") ? new Date(iso + "T00:00:00Z") : null;
-    if (!d || isNaN(d)) return iso || "";
-    return new Intl.DateTimeFormat("en-GB", {day: "numeric", month: "long", year: "numeric", timeZone: "UTC"}).format(d);
+  function asset(path) { return BASE + path + (VERSION ? "?v=" + encodeURIComponent(VERSION) : ""); }
+
+  /* A locale's strings (one request per language, kept for the page's life; the browser keeps the
+     file under its content hash). */
+  var locales = {};
+  function loadLocale(lang) {
+    if (!locales[lang]) {
+      locales[lang] = fetch(asset("/static/locales/" + lang + ".json")).then(function (r) {
+        if (!r.ok) throw new Error("locale " + r.status);
+        return r.json();
+      });
+      locales[lang].catch(function () { delete locales[lang]; }); // a later attempt asks again
+    }
+    return locales[lang];
+  }
+
+  /* A locale's string with its "{name}" places filled in. */
+  function fmt(template, values) {
+    return String(template || "").replace(/\{(\w+)\}/g, function (m, key) {
+      return values && values[key] !== undefined ? String(values[key]) : m;
+    });
+  }
+
+  /* "8 March 2022", "8 Mawrth 2022": the months from the locale (browsers do not all know Welsh). */
+  function date(iso, words) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+    var month = m && words.months[Number(m[2]) - 1];
+    return month ? Number(m[3]) + " " + month + " " + m[1] : iso || "";
+  }
+
+  /* The choice a person made with the switch, else the host page's Welsh, else the deployer's. */
+  function chosenLanguage(config, isWidget) {
+    var stored = null;
+    try { stored = localStorage.getItem(LANGUAGE_STORE); } catch (e) { stored = null; }
+    if (LANGUAGES.indexOf(stored) >= 0) return stored;
+    var page = (document.documentElement.getAttribute("lang") || "").toLowerCase();
+    if (isWidget && /^cy\b/.test(page)) return "cy";
+    return LANGUAGES.indexOf(config.language) >= 0 ? config.language : "en-GB";
   }
 
   /* A source's address as a link: the app's own /documents/... resolved against the app (not the
@@ -93,27 +132,28 @@
     };
   }
 
-  /* The answer's light Markdown (paragraphs, "- " lists two deep, **bold**, [n] source markers)
-     built as DOM. */
-  function renderAnswer(text, citations, idFor, onCite, link) {
+  /* Light Markdown (paragraphs, "- " lists two deep, **bold**, [n] source markers) built as DOM.
+     `cite(n)` gives a marker's source ({k, title, open}), or null while the answer is still
+     arriving: the marker is then drawn as its number, and becomes a link when the answer is complete. */
+  function renderText(text, cite, link, words) {
     var box = document.createDocumentFragment();
-    var known = {};
-    (citations || []).forEach(function (c) { known[c.n] = c; });
     function inline(line, parent) {
       line.split(/(\*\*[^*]+\*\*|\[\d+\])/).forEach(function (part) {
         if (!part) return;
         var bold = /^\*\*([^*]+)\*\*$/.exec(part);
-        var cite = /^\[(\d+)\]$/.exec(part);
+        var marker = /^\[(\d+)\]$/.exec(part);
+        var source = marker && cite ? cite(Number(marker[1])) : null;
         if (bold) {
           var strong = el("strong");
           link(bold[1], strong);
           parent.appendChild(strong);
-        } else if (cite && known[cite[1]]) {
-          var c = known[cite[1]];
+        } else if (source) {
           parent.appendChild(el("a", {
-            class: "cite", href: "#" + idFor(c.n), "aria-label": "Source " + c.n + ": " + c.title,
-            onclick: function (e) { e.preventDefault(); onCite(c.n); }
-          }, [String(c.n)]));
+            class: "cite", href: "#" + source.id, "aria-label": fmt(words.sourceLabel, {n: source.k, title: source.title}),
+            onclick: function (e) { e.preventDefault(); source.open(); }
+          }, [String(source.k)]));
+        } else if (marker && !cite) {
+          parent.appendChild(el("span", {class: "cite", "aria-hidden": "true", text: marker[1]}));
         } else {
           link(part, parent);
         }
@@ -139,19 +179,62 @@
     return box;
   }
 
-  /* The answer as clean text with its sources' links: what "Copy" puts on the clipboard. */
-  function plainAnswer(a) {
-    var text = a.answer.replace(/\*\*([^*]+)\*\*/g, "$1").replace(/^(\s*)- /gm, "$1• ");
-    if (!a.citations || !a.citations.length) return text;
-    return text + "\n\nSources:\n" + a.citations.map(function (c) {
-      return "[" + c.n + "] " + c.title + ", " + c.section + (c.date ? " (" + ukDate(c.date) + ")" : "") + ": " + (safeUrl(c.url) || "");
-    }).join("\n");
+  /* What has arrived so far, as it will look when complete: an unclosed **bold** is closed, and a
+     half-arrived marker ("[1") or list dash on a line of its own waits for the rest. */
+  function settled(text) {
+    var out = text.replace(/\[\d*$/, "").replace(/(^|\n)[ \t]*-?[ \t]*$/, "$1");
+    if ((out.match(/\*\*/g) || []).length % 2) out = /\*\*\s*$/.test(out) ? out.replace(/\*\*\s*$/, "") : out + "**";
+    return out;
   }
 
-  function spoken(a) {
-    var text = a.answer.replace(/\*\*([^*]+)\*\*/g, "$1").replace(/\s*\[\d+\]/g, "").replace(/\n+/g, " ");
-    var n = (a.citations || []).length;
-    return text + (n ? " " + (n === 1 ? "1 source" : n + " sources") + " below." : "");
+  /* One card per passage: citations of the same passage share a card and a number. Cards with the
+     same title and section also say how their passages start, so that they can be told apart. */
+  function sourceCards(citations) {
+    var cards = [], byPassage = {}, byN = {}, sameHeading = {};
+    (citations || []).forEach(function (c) {
+      var key = [c.title, c.section, c.quote].join("\n");
+      var card = byPassage[key];
+      if (!card) {
+        card = {c: c, k: cards.length + 1, ns: []};
+        byPassage[key] = card;
+        cards.push(card);
+      }
+      card.ns.push(c.n);
+      byN[c.n] = card;
+    });
+    cards.forEach(function (card) {
+      var heading = card.c.title + "\n" + card.c.section;
+      sameHeading[heading] = (sameHeading[heading] || 0) + 1;
+    });
+    cards.forEach(function (card) { card.twin = sameHeading[card.c.title + "\n" + card.c.section] > 1; });
+    return {cards: cards, byN: byN};
+  }
+
+  /* A marker's number as shown: its card's; the same card twice in a row is marked once. */
+  function renumbered(text, byN) {
+    return text.replace(/\[(\d+)\]/g, function (m, n) { return byN[n] ? "[" + byN[n].k + "]" : m; })
+      .replace(/(\[\d+\])(\s*\1)+/g, "$1");
+  }
+
+  function firstWords(quote, n) {
+    var first = quote.replace(/\*\*/g, "").replace(/^\s*-\s+/gm, "").split(/\s+/).filter(Boolean).slice(0, n).join(" ");
+    return first.replace(/[.,;:!?]+$/, ""); // the ellipsis follows
+  }
+
+  function lastPart(section) { var parts = String(section || "").split(" > "); return parts[parts.length - 1]; }
+
+  /* The answer's text as read aloud: prose (list items as sentences, no markers), then its sources. */
+  function spoken(text, cards, words) {
+    var lines = text.replace(/\*\*([^*]+)\*\*/g, "$1").replace(/\s*\[\d+\]/g, "").split(/\n+/)
+      .map(function (l) { return l.replace(/^\s*-\s+/, "").trim(); })
+      .filter(Boolean)
+      .map(function (l) { return /[.!?:;…]$/.test(l) ? l : l + "."; });
+    var out = lines.join(" ");
+    if (!cards.length) return out;
+    var count = cards.length === 1 ? words.oneSourceBelow : fmt(words.sourcesBelow, {n: cards.length});
+    return out + " " + count + ": " + cards.map(function (card) {
+      return card.c.title + (card.c.section ? ", " + lastPart(card.c.section) : "");
+    }).join("; ") + ".";
   }
 
   function load() {
@@ -163,7 +246,7 @@
   }
 
   /* Server-Sent Events over a POST: the browser's EventSource can only GET. */
-  async function askStream(body, onText) {
+  async function askStream(body, onText, words) {
     var response = await fetch(BASE + "/api/ask/stream", {
       method: "POST",
       headers: {"content-type": "application/json", accept: "text/event-stream"},
@@ -171,9 +254,13 @@
     });
     if (!response.ok) {
       var problem = await response.json().catch(function () { return {}; });
-      // Every error is {"error": {"code", "message"}}, its message a sentence meant for people.
+      // Every error is {"error": {"code", "message"}}, its message a sentence meant for people;
+      // the locale has its own wording of the ones a person may meet.
       var said = problem.error && (problem.error.message || problem.error);
-      var err = new Error(typeof said === "string" ? said : "The assistant could not answer (" + response.status + ").");
+      said = typeof said === "string" ? said : "";
+      var own = problem.error && words.errors[problem.error.code];
+      var wait = /(\d+) second/.exec(said);
+      var err = new Error(own ? fmt(own, {seconds: wait ? wait[1] : "30"}) : said || fmt(words.couldNotAnswer, {status: response.status}));
       err.kind = "refused";
       throw err;
     }
@@ -199,17 +286,16 @@
         else if (event === "answer") final = value;
       }
     }
-    if (!final) throw new Error("The connection closed before the answer arrived.");
+    if (!final) throw new Error(words.closedEarly);
     return final;
   }
 
   class ClinksChat extends HTMLElement {
     connectedCallback() {
       if (this.shadowRoot) return;
-      var config = {};
+      var self = this, config = {};
       try { config = JSON.parse(this.getAttribute("data-config") || "{}"); } catch (e) { config = {}; }
       this.config = config;
-      this.heading = this.getAttribute("data-title") || config.title || "Ask a question";
       this.isWidget = this.hasAttribute("widget");
       this.state = load();
       this.link = linker(config.contacts);
@@ -220,24 +306,85 @@
         this.style.setProperty("--on-accent", textOn(colour));
       }
       var root = this.attachShadow({mode: "open"});
-      var css = el("link", {rel: "stylesheet", href: BASE + "/static/chat.css"});
-      var shell = el("div", {class: "shell", lang: "en-GB", hidden: true});
-      var show = function () {
-        shell.hidden = false;
-        performance.mark("clinks-chat-ready"); // usable from here: styled, the box and the welcome shown
-      };
-      css.addEventListener("load", show);
-      css.addEventListener("error", show);
+      var css = el("link", {rel: "stylesheet", href: asset("/static/chat.css")});
+      var shell = el("div", {class: "shell", hidden: true});
+      this.shell = shell;
+      var styled = new Promise(function (resolve) {
+        css.addEventListener("load", resolve);
+        css.addEventListener("error", resolve);
+      });
       root.appendChild(css);
       root.appendChild(shell);
-      this.build(shell);
-      this.renderAll();
+      var lang = chosenLanguage(config, this.isWidget);
+      var words = loadLocale(lang).catch(function () { return loadLocale("en-GB"); });
+      Promise.all([words, styled]).then(function (got) {
+        self.words = got[0];
+        self.build(shell);
+        self.renderAll();
+        shell.hidden = false;
+        self.showLatest(); // after a reload: back at the last question and its answer
+        performance.mark("clinks-chat-ready"); // usable from here: styled, the box and the welcome shown
+      }, function () {
+        // Without its strings the chat cannot be shown: say so in both languages.
+        shell.textContent = "The chat could not load: please reload the page. / Nid oedd modd llwytho'r sgwrs: ail-lwythwch y dudalen.";
+        shell.hidden = false;
+      });
     }
 
+    /* The parts that stay (the widget's launcher and dialog), then the chat itself. */
     build(shell) {
-      var self = this, id = this.uid;
-      this.log = el("section", {class: "log", "aria-labelledby": id + "-log", tabindex: "0"});
+      var self = this;
+      this.chat = el("div", {class: "chat"});
       this.live = el("div", {class: "sr-only", "aria-live": "polite", "aria-atomic": "true"});
+      if (!this.isWidget) {
+        shell.appendChild(this.chat);
+        document.addEventListener("click", function (e) {
+          // The page's skip link: the question box is inside this element, where a #fragment cannot reach.
+          var a = e.target.closest && e.target.closest('a[href="#question"]');
+          if (a) { e.preventDefault(); self.box.focus(); }
+        });
+      } else {
+        this.launcher = el("button", {
+          type: "button", class: "launcher", "aria-haspopup": "dialog", "aria-expanded": "false",
+          onclick: function () { self.openPanel(); },
+          onkeydown: function (e) { if (e.key === "Escape") self.tip.classList.add("dismissed"); },
+          onmouseenter: function () { self.tip.classList.remove("dismissed"); },
+          onfocus: function () { self.tip.classList.remove("dismissed"); }
+        }, [icon("chat")]);
+        this.tip = el("span", {class: "tip", "aria-hidden": "true"});
+        this.dialog = el("dialog", {class: "panel", "aria-labelledby": this.uid + "-title", "aria-modal": "true"}, [this.chat]);
+        this.dialog.addEventListener("cancel", function (e) { e.preventDefault(); self.closePanel(); });
+        this.dialog.addEventListener("keydown", function (e) { if (e.key === "Tab") self.trapTab(e); });
+        this.dialog.addEventListener("click", function (e) {
+          if (e.target !== self.dialog) return; // a click on the backdrop, outside the panel, closes it
+          var r = self.dialog.getBoundingClientRect();
+          if (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom) self.closePanel();
+        });
+        var side = this.getAttribute("data-side") === "left" ? "left" : "right";
+        shell.appendChild(el("div", {class: "widget " + side}, [this.launcher, this.tip, this.dialog]));
+        this.fitViewport = function () {
+          var vv = window.visualViewport;
+          if (vv) self.style.setProperty("--vvh", vv.height + "px"); // the box stays above a phone's keyboard
+        };
+      }
+      this.fill();
+    }
+
+    /* The chat in the current language: built again when a person switches. */
+    fill() {
+      var self = this, id = this.uid, w = this.words;
+      this.shell.setAttribute("lang", w.lang);
+      this.heading = this.getAttribute("data-title") || this.config.title || w.defaultTitle;
+      this.english = w.lang !== "en-GB"; // the guidance's text, in an interface that is not English, is marked as English
+      if (!this.isWidget) {
+        document.documentElement.setAttribute("lang", w.lang);
+        var skip = document.querySelector('a.skip[href="#question"]');
+        if (skip) skip.textContent = w.skip;
+      } else {
+        this.launcher.setAttribute("aria-label", this.heading);
+        this.tip.textContent = this.heading;
+      }
+      this.log = el("section", {class: "log", "aria-labelledby": id + "-log", tabindex: "0"});
       this.countLive = el("div", {class: "sr-only", "aria-live": "polite"});
       this.box = el("textarea", {
         id: id + "-q", name: "question", rows: "2", autocomplete: "off", spellcheck: "true",
@@ -252,56 +399,45 @@
       });
       this.count = el("p", {class: "count", id: id + "-count", hidden: true});
       this.retry = el("div", {class: "retry", hidden: true});
-      this.sendButton = el("button", {type: "submit", class: "send"}, ["Send"]);
+      this.sendButton = el("button", {type: "submit", class: "send"}, [w.send]);
       var form = el("form", {class: "ask", onsubmit: function (e) { e.preventDefault(); self.send(); }}, [
         this.retry,
-        el("label", {for: id + "-q", text: "Your question"}),
+        el("label", {for: id + "-q", text: w.questionLabel}),
         el("div", {class: "row"}, [this.box, this.sendButton]),
         this.count,
-        el("p", {class: "hint", id: id + "-hint", text: "Press Enter to send, or Shift and Enter for a new line."})
+        el("p", {class: "hint", id: id + "-hint", text: w.hint})
       ]);
+      // The other language, named in itself (and spoken in its own voice).
+      this.switcher = el("button", {type: "button", class: "plain switch", lang: w.switchTo, onclick: function () { self.switchLanguage(w.switchTo); }}, [w.switchLabel]);
       var bar = this.isWidget ? el("div", {class: "bar"}, [
         el("h2", {id: id + "-title", text: this.heading}),
-        el("button", {type: "button", class: "plain close", onclick: function () { self.closePanel(); }}, ["Close", srOnly(" the chat")])
-      ]) : null;
+        this.switcher,
+        el("button", {type: "button", class: "plain close", onclick: function () { self.closePanel(); }}, [w.close, srOnly(w.closeMore)])
+      ]) : el("div", {class: "tools"}, [this.switcher]);
       // After the last answer: start again (shown once there is a conversation).
       this.restart = el("div", {class: "restart"}, [
-        el("button", {type: "button", class: "plain", onclick: function () { self.reset(); }}, ["New conversation"])
+        el("button", {type: "button", class: "plain", onclick: function () { self.reset(); }}, [w.newConversation])
       ]);
-      var chat = el("div", {class: "chat"}, [bar, el("h2", {class: "sr-only", id: id + "-log", text: "Conversation"}), this.log, this.live, this.countLive, form]);
-      this.box.value = this.state.draft || "";
-      if (!this.isWidget) {
-        shell.appendChild(chat);
-        document.addEventListener("click", function (e) {
-          // The page's skip link: the question box is inside this element, where a #fragment cannot reach.
-          var a = e.target.closest && e.target.closest('a[href="#question"]');
-          if (a) { e.preventDefault(); self.box.focus(); }
-        });
-        return;
-      }
-      this.launcher = el("button", {
-        type: "button", class: "launcher", "aria-haspopup": "dialog", "aria-expanded": "false",
-        "aria-label": this.heading,
-        onclick: function () { self.openPanel(); },
-        onkeydown: function (e) { if (e.key === "Escape") tip.classList.add("dismissed"); },
-        onmouseenter: function () { tip.classList.remove("dismissed"); },
-        onfocus: function () { tip.classList.remove("dismissed"); }
-      }, [icon("chat")]);
-      var tip = el("span", {class: "tip", "aria-hidden": "true", text: this.heading});
-      this.dialog = el("dialog", {class: "panel", "aria-labelledby": id + "-title", "aria-modal": "true"}, [chat]);
-      this.dialog.addEventListener("cancel", function (e) { e.preventDefault(); self.closePanel(); });
-      this.dialog.addEventListener("keydown", function (e) { if (e.key === "Tab") self.trapTab(e); });
-      this.dialog.addEventListener("click", function (e) {
-        if (e.target !== self.dialog) return; // a click on the backdrop, outside the panel, closes it
-        var r = self.dialog.getBoundingClientRect();
-        if (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom) self.closePanel();
+      this.chat.textContent = "";
+      [bar, el("h2", {class: "sr-only", id: id + "-log", text: w.conversation}), this.log, this.live, this.countLive, form].forEach(function (n) {
+        self.chat.appendChild(n);
       });
-      var side = this.getAttribute("data-side") === "left" ? "left" : "right";
-      shell.appendChild(el("div", {class: "widget " + side}, [this.launcher, tip, this.dialog]));
-      this.fitViewport = function () {
-        var vv = window.visualViewport;
-        if (vv) self.style.setProperty("--vvh", vv.height + "px"); // the box stays above a phone's keyboard
-      };
+      this.box.value = this.state.draft || "";
+    }
+
+    async switchLanguage(lang) {
+      var words;
+      try { words = await loadLocale(lang); } catch (e) { return; }
+      try { localStorage.setItem(LANGUAGE_STORE, lang); } catch (e) { /* blocked: for this page only */ }
+      if (this.busy) return; // an answer arriving is not interrupted; the switch waits for the next click
+      var scrolled = this.log.scrollTop;
+      this.words = words;
+      this.hideRetry();
+      this.fill();
+      this.renderAll();
+      this.log.scrollTop = scrolled;
+      this.switcher.focus(); // the same place, now naming the language just left
+      this.live.textContent = words.switched;
     }
 
     /* ---- the widget's dialog ---- */
@@ -355,53 +491,101 @@
       this.showLatest();
     }
 
+    /* A value from the deployer's file inside a sentence of the interface: it keeps its language. */
+    theirs(text) { return this.english ? el("span", {lang: "en-GB", text: text}) : text; }
+
+    /* A sentence of the locale whose one {place} holds the deployer's text, as nodes. */
+    sentence(template, key, value) {
+      var at = template.indexOf("{" + key + "}");
+      if (at < 0) return [template];
+      return [template.slice(0, at), this.theirs(value), template.slice(at + key.length + 2)];
+    }
+
     welcome() {
-      var self = this, c = this.config;
-      var greeting = this.getAttribute("data-greeting") || "Hello, I am the " + (c.name || "guidance assistant") + ".";
+      var self = this, c = this.config, w = this.words;
+      var custom = this.getAttribute("data-greeting");
+      var greeting = custom ? [custom] : c.name ? this.sentence(w.greeting, "name", c.name) : [fmt(w.greeting, {name: w.defaultName})];
       var starters = (c.starters || []).map(function (q) {
-        return el("li", {}, [el("button", {type: "button", class: "starter", onclick: function () { self.box.value = q; self.send(); }}, [q])]);
+        return el("li", {}, [el("button", {type: "button", class: "starter", lang: self.english ? "en-GB" : null, onclick: function () { self.box.value = q; self.send(); }}, [q])]);
       });
       return el("div", {class: "welcome"}, [
-        el("p", {class: "greeting", text: greeting}),
-        c.scope ? el("p", {text: "I can help with " + c.scope + "."}) : null,
-        el("p", {text: "My answers are quoted from the guidance, with a link to each source. Check the source before you rely on an answer."}),
-        el("p", {class: "privacy"}, [el("strong", {text: "Please do not type names or any other personal details about people on probation."})]),
-        starters.length ? el("p", {id: this.uid + "-try", class: "try", text: "You could ask:"}) : null,
+        el("p", {class: "greeting"}, greeting),
+        c.scope ? el("p", {}, this.sentence(w.scope, "scope", c.scope)) : null,
+        el("p", {text: w.quoted}),
+        w.answersInEnglish ? el("p", {text: w.answersInEnglish}) : null,
+        el("p", {class: "privacy"}, [el("strong", {text: w.privacy})]),
+        starters.length ? el("p", {id: this.uid + "-try", class: "try", text: w.tryAsking}) : null,
         starters.length ? el("ul", {class: "starters", "aria-labelledby": this.uid + "-try"}, starters) : null
       ]);
     }
 
     questionNode(q) {
-      return el("div", {class: "turn you"}, [el("h3", {class: "sr-only", text: "You asked"}), el("p", {class: "bubble", text: q})]);
+      return el("div", {class: "turn you"}, [el("h3", {class: "sr-only", text: this.words.youAsked}), el("p", {class: "bubble", text: q})]);
+    }
+
+    /* A canned message (a decline, a message about the question) in the interface's language;
+       null for an answer, which stays in the guidance's language. */
+    ownMessage(a) {
+      var m = this.words.messages || {}, c = this.config;
+      var template = a.message && m[a.message];
+      if (!template) return null;
+      var help = [c.scope ? fmt(m.helpScope, {scope: c.scope}) : ""].concat((c.contacts || []).map(function (k) {
+        var ways = [k.email, k.phone, k.url].filter(Boolean);
+        var who = k["for"] ? fmt(m.contactAbout, {topic: k["for"], name: k.name}) : fmt(m.contactAny, {name: k.name});
+        return who + (ways.length ? ": " + ways.join(m.or) + "." : ".");
+      })).filter(Boolean).join(" ");
+      var question = a.question || "";
+      return fmt(template, {
+        scope: c.scope || m.defaultScope, help: help,
+        example: c.example ? fmt(m.example, {question: c.example}) : "",
+        length: (question.length || 0).toLocaleString(this.words.lang), max_chars: (c.maxChars || 1000).toLocaleString(this.words.lang)
+      });
     }
 
     answerNode(turn, index) {
-      var self = this, a = turn.a;
-      var idFor = function (n) { return self.uid + "-s" + index + "-" + n; };
-      var node = el("div", {class: "turn bot" + (a.declined ? " declined" : "")}, [el("h3", {class: "sr-only", text: "Answer"})]);
-      var bubble = el("div", {class: "bubble"});
-      bubble.appendChild(renderAnswer(a.answer, a.citations, idFor, function (n) { self.openSource(idFor(n)); }, this.link));
+      var self = this, a = turn.a, w = this.words;
+      var sources = sourceCards(a.citations);
+      var idFor = function (k) { return self.uid + "-s" + index + "-" + k; };
+      var own = this.ownMessage({message: a.message, question: turn.q});
+      var text = own || renumbered(a.answer, sources.byN);
+      var node = el("div", {class: "turn bot" + (a.declined ? " declined" : "")}, [el("h3", {class: "sr-only", text: w.answer})]);
+      var bubble = el("div", {class: "bubble", lang: !own && this.english ? "en-GB" : null});
+      bubble.appendChild(renderText(text, function (k) {
+        var card = sources.cards[k - 1];
+        return card ? {k: k, title: card.c.title, id: idFor(k), open: function () { self.openSource(idFor(k)); }} : null;
+      }, this.link, w));
+      if (!own && a.message === "invalid_welsh" && bubble.firstChild) bubble.firstChild.setAttribute("lang", "cy");
       node.appendChild(bubble);
-      if (a.citations && a.citations.length) {
+      if (sources.cards.length) {
         node.appendChild(el("div", {class: "sources"}, [
-          el("h4", {text: "Sources"}),
-          el("ol", {}, a.citations.map(function (c) { return self.card(c, idFor(c.n)); }))
+          el("h4", {text: w.sources}),
+          el("ol", {}, sources.cards.map(function (card) { return self.card(card, idFor(card.k)); }))
         ]));
       }
-      if (a.answer_id) node.appendChild(this.actions(turn));
+      if (a.answer_id) node.appendChild(this.actions(turn, text, sources.cards));
+      this.spokenText = spoken(text, sources.cards, w); // what the live region says once it is complete
       return node;
     }
 
-    card(c, id) {
-      var meta = [c.section, c.date ? "Published " + ukDate(c.date) : ""].filter(Boolean).join(" · ");
+    card(card, id) {
+      var c = card.c, w = this.words, en = this.english ? "en-GB" : null;
       var href = safeUrl(c.url);
+      var meta = el("p", {class: "meta"}, [
+        c.section ? el("span", {lang: en, text: c.section}) : null,
+        c.section && c.date ? " · " : null,
+        c.date ? fmt(w.published, {date: date(c.date, w)}) : null
+      ]);
+      var quote = el("blockquote", {lang: en});
+      quote.appendChild(renderText(c.quote, null, this.link, w));
+      Array.prototype.forEach.call(quote.querySelectorAll(".cite"), function (n) { n.replaceWith("[" + n.textContent + "]"); });
       return el("li", {class: "card", id: id, tabindex: "-1"}, [
-        el("span", {class: "num", "aria-hidden": "true", text: String(c.n)}),
+        el("span", {class: "num", "aria-hidden": "true", text: String(card.k)}),
         el("div", {}, [
-          href ? el("a", {href: href, target: "_blank", rel: "noopener", class: "title"}, [c.title, srOnly(" (opens in a new tab)")])
-            : el("strong", {class: "title", text: c.title}),
-          meta ? el("p", {class: "meta", text: meta}) : null,
-          el("details", {}, [el("summary", {}, ["Show the quoted passage", srOnly(" from source " + c.n)]), el("blockquote", {text: c.quote.replace(/\*\*/g, "")})])
+          href ? el("a", {href: href, target: "_blank", rel: "noopener", class: "title", lang: en}, [c.title, srOnly(w.opensNewTab)])
+            : el("strong", {class: "title", lang: en, text: c.title}),
+          c.section || c.date ? meta : null,
+          card.twin ? el("p", {class: "starts"}, this.sentence(w.quoteStarts, "words", firstWords(c.quote, 8))) : null,
+          el("details", {}, [el("summary", {}, [w.showQuote, srOnly(fmt(w.showQuoteMore, {n: card.k}))]), quote])
         ])
       ]);
     }
@@ -414,19 +598,22 @@
       card.focus();
     }
 
-    actions(turn) {
-      var self = this, a = turn.a;
-      var note = el("p", {class: "note", role: "status"});
-      var up = el("button", {type: "button", class: "rate", "aria-pressed": String(turn.rating === "up")}, [icon("up"), "Helpful"]);
-      var down = el("button", {type: "button", class: "rate", "aria-pressed": String(turn.rating === "down")}, [icon("down"), "Not helpful"]);
-      var reasons = el("fieldset", {class: "reasons", hidden: !(turn.rating === "down" && !turn.reason)}, [el("legend", {text: "What was wrong with it?"})].concat(
+    actions(turn, text, cards) {
+      var self = this, a = turn.a, w = this.words;
+      var note = el("p", {class: "note", role: "status", tabindex: "-1"});
+      var up = el("button", {type: "button", class: "rate", "aria-pressed": String(turn.rating === "up")}, [icon("up"), w.helpful]);
+      var down = el("button", {type: "button", class: "rate", "aria-pressed": String(turn.rating === "down")}, [icon("down"), w.notHelpful]);
+      var reasons = el("fieldset", {class: "reasons", hidden: !(turn.rating === "down" && !turn.reason)}, [el("legend", {text: w.whatWasWrong})].concat(
         Object.keys(this.config.reasons || {}).map(function (key) {
           return el("button", {type: "button", class: "plain reason", onclick: function () {
-            reasons.hidden = true;
             turn.reason = key;
             self.save();
-            self.feedback({answer_id: a.answer_id, helpful: false, reason: key}, note, "Thank you. That helps us improve the answers.");
-          }}, [self.config.reasons[key]]);
+            // The reasons go; focus moves to the thanks that takes their place (not to the page).
+            reasons.hidden = true;
+            note.textContent = w.thanksReason;
+            note.focus();
+            self.feedback({answer_id: a.answer_id, helpful: false, reason: key}, note, w.thanksReason);
+          }}, [(w.reasons && w.reasons[key]) || self.config.reasons[key]]);
         })
       ));
       var rate = function (value) {
@@ -436,41 +623,49 @@
         up.setAttribute("aria-pressed", String(value === "up"));
         down.setAttribute("aria-pressed", String(value === "down"));
         reasons.hidden = value !== "down";
-        self.feedback({answer_id: a.answer_id, helpful: value === "up"}, note,
-          value === "up" ? "Thank you for your feedback." : "Thank you for your feedback. You can tell us what was wrong.");
+        self.feedback({answer_id: a.answer_id, helpful: value === "up"}, note, value === "up" ? w.thanksUp : w.thanksDown);
       };
       up.addEventListener("click", function () { rate("up"); });
       down.addEventListener("click", function () { rate("down"); });
-      var copy = el("button", {type: "button", class: "plain copy", onclick: function () { self.copy(a, note); }}, ["Copy", srOnly(" the answer")]);
+      var copy = el("button", {type: "button", class: "plain copy", onclick: function () { self.copy(text, cards, note); }}, [w.copy, srOnly(w.copyMore)]);
       return el("div", {class: "after"}, [
-        el("div", {class: "actions"}, [copy, el("div", {class: "rating", role: "group", "aria-label": "Was this answer helpful?"}, [up, down])]),
+        el("div", {class: "actions"}, [copy, el("div", {class: "rating", role: "group", "aria-label": w.wasItHelpful}, [up, down])]),
         reasons,
         note
       ]);
     }
 
     async feedback(body, note, thanks) {
+      var w = this.words;
       try {
         var r = await fetch(BASE + "/api/feedback", {method: "POST", headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
-        note.textContent = r.ok ? thanks : "Sorry, your feedback could not be saved.";
+        note.textContent = r.ok ? thanks : w.feedbackNotSaved;
       } catch (e) {
-        note.textContent = "Sorry, your feedback could not be sent. Check your connection.";
+        note.textContent = w.feedbackNotSent;
       }
     }
 
-    async copy(a, note) {
-      var text = plainAnswer(a);
+    /* The answer as clean text with its sources' links: what "Copy" puts on the clipboard. */
+    async copy(text, cards, note) {
+      var w = this.words;
+      var plain = text.replace(/\*\*([^*]+)\*\*/g, "$1").replace(/^(\s*)- /gm, "$1• ");
+      if (cards.length) {
+        plain += "\n\n" + w.sourcesHeading + "\n" + cards.map(function (card) {
+          var c = card.c;
+          return "[" + card.k + "] " + c.title + ", " + c.section + (c.date ? " (" + date(c.date, w) + ")" : "") + ": " + (safeUrl(c.url) || "");
+        }).join("\n");
+      }
       try {
-        await navigator.clipboard.writeText(text);
+        await navigator.clipboard.writeText(plain);
       } catch (e) {
         var area = el("textarea", {class: "offscreen", readonly: true, "aria-hidden": "true", tabindex: "-1"});
-        area.value = text;
+        area.value = plain;
         this.shadowRoot.appendChild(area);
         area.select();
         document.execCommand("copy");
         area.remove();
       }
-      note.textContent = "Answer and source links copied.";
+      note.textContent = w.copied;
     }
 
     reset() {
@@ -479,19 +674,19 @@
       this.hideRetry();
       this.save();
       this.renderAll();
-      this.live.textContent = "New conversation started.";
+      this.live.textContent = this.words.newConversationStarted;
       this.box.focus();
     }
 
     onInput() {
-      var max = this.config.maxChars || 1000, n = this.box.value.length;
+      var w = this.words, max = this.config.maxChars || 1000, n = this.box.value.length;
       this.state.draft = this.box.value;
       this.save();
       var over = n > max;
       this.count.hidden = n < max * 0.8;
       this.count.classList.toggle("over", over);
-      var text = over ? "You have " + (n - max).toLocaleString("en-GB") + " characters too many"
-        : "You have " + (max - n).toLocaleString("en-GB") + " characters remaining";
+      var text = over ? fmt(w.charactersOver, {n: (n - max).toLocaleString(w.lang)})
+        : fmt(w.charactersLeft, {n: (max - n).toLocaleString(w.lang)});
       this.count.textContent = text;
       this.box.setAttribute("aria-invalid", String(over));
       clearTimeout(this.countTimer);
@@ -510,12 +705,12 @@
     }
 
     async send() {
-      var q = this.box.value.trim();
+      var q = this.box.value.trim(), w = this.words;
       if (this.busy) return;
       if (!q) { this.box.focus(); return; }
       var max = this.config.maxChars || 1000;
       if (q.length > max) {
-        this.showRetry("Your question is too long. Please shorten it to " + max + " characters or fewer, and ask one thing at a time.", false);
+        this.showRetry(fmt(w.tooLong, {max: max.toLocaleString(w.lang)}), false);
         this.box.focus();
         return;
       }
@@ -523,8 +718,8 @@
       this.hideRetry();
       this.log.setAttribute("aria-busy", "true");
       var you = this.questionNode(q);
-      var pending = el("div", {class: "turn bot pending"}, [el("h3", {class: "sr-only", text: "Answer"})]);
-      var bubble = el("div", {class: "bubble"}, [el("span", {class: "thinking", text: "Looking in the guidance"})]);
+      var pending = el("div", {class: "turn bot pending"}, [el("h3", {class: "sr-only", text: w.answer})]);
+      var bubble = el("div", {class: "bubble"}, [el("span", {class: "thinking", text: w.thinking})]);
       pending.appendChild(bubble);
       this.restart.remove();
       this.log.appendChild(you);
@@ -535,12 +730,17 @@
       var shown = "", queue = [], self = this;
       var pump = null;
       var drained = new Promise(function (resolve) { pump = resolve; });
-      var streaming = false, ended = false;
+      var ended = false;
+      // Each piece is drawn as it will look when complete: paragraphs, lists, bold and markers.
       function step() {
         if (queue.length) {
-          if (!streaming) { bubble.textContent = ""; streaming = true; }
           shown += reduceMotion.matches ? queue.splice(0).join("") : queue.shift();
-          bubble.textContent = shown.replace(/\*\*/g, "");
+          var now = settled(shown);
+          if (now.trim()) {
+            bubble.textContent = "";
+            if (self.english) bubble.setAttribute("lang", "en-GB");
+            bubble.appendChild(renderText(now, null, self.link, w));
+          }
           self.showTurn(you);
         }
         if (queue.length || !ended) tick();
@@ -549,30 +749,30 @@
       function tick() { if (document.hidden) setTimeout(step, 0); else requestAnimationFrame(step); }
       tick();
       try {
-        var answer = await askStream({question: q, history: this.history()}, function (text) { queue.push(text); });
+        var answer = await askStream({question: q, history: this.history()}, function (text) { queue.push(text); }, w);
+        var turn = {q: q, a: answer, rating: null};
+        if (this.ownMessage({message: answer.message, question: q})) queue.splice(0); // shown in the interface's language, whole
         ended = true;
         await drained;
-        var turn = {q: q, a: answer, rating: null};
         this.state.turns.push(turn);
         if (this.state.turns.length > KEEP_TURNS) {
           this.state.turns.splice(0, this.state.turns.length - KEEP_TURNS);
           this.save();
           this.renderAll();
-          this.live.textContent = spoken(answer);
+          this.live.textContent = this.spokenText;
           return;
         }
         this.save();
         pending.replaceWith(this.answerNode(turn, this.state.turns.length - 1));
         this.log.appendChild(this.restart);
         this.showTurn(you);
-        this.live.textContent = spoken(answer); // the one announcement, once the answer is complete
+        this.live.textContent = this.spokenText; // the one announcement, once the answer is complete
       } catch (err) {
         ended = true;
         you.remove();
         pending.remove();
         if (!this.box.value) { this.box.value = q; this.onInput(); }
-        this.showRetry(err.kind === "refused" ? err.message
-          : "The assistant could not be reached. Your question is still in the box: check your connection and try again.", true);
+        this.showRetry(err.kind === "refused" ? err.message : w.unreachable, true);
       } finally {
         if (this.state.turns.length) this.log.appendChild(this.restart);
         this.busy = false;
@@ -584,7 +784,7 @@
       var self = this;
       this.retry.textContent = "";
       this.retry.appendChild(el("p", {role: "alert", text: message}));
-      if (offerRetry) this.retry.appendChild(el("button", {type: "button", class: "plain", onclick: function () { self.send(); }}, ["Try again"]));
+      if (offerRetry) this.retry.appendChild(el("button", {type: "button", class: "plain", onclick: function () { self.send(); }}, [this.words.tryAgain]));
       this.retry.hidden = false;
     }
 

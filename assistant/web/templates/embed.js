@@ -5,7 +5,9 @@
    All optional. data-position: where the button sits in the page's tab order: "main" (the start of
    the page's <main>, just after its navigation; the default), "start" or "end" of the page, or a
    CSS selector of an element to put it at the start of. data-side: the corner, "right" or "left".
-   Everything it loads comes from the same host as this script: no third parties. */
+   The chat follows the page's language when it is Welsh (<html lang="cy">); otherwise the
+   deployer's choice. Everything it loads comes from the same host as this script: no third
+   parties; its files are named by their content, so the browser keeps them between pages. */
 (function () {
   "use strict";
   if (window.__clinksAssistant) return;
@@ -36,7 +38,7 @@
     });
     place(widget);
     var loader = document.createElement("script");
-    loader.src = origin + "/static/chat.js";
+    loader.src = origin + "/static/chat.js?v=__VERSION__";
     loader.async = true;
     document.head.appendChild(loader);
   }
