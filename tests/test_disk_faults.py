@@ -46,6 +46,17 @@ def prepared(tmp_path):
     return source
 
 
+def console_loaded(app, seconds: float = 120) -> None:
+    """Log in and wait until the console (Gradio, loaded in the background after start-up) is up:
+    its import must not share the test's full disk and busy cores with the change under test."""
+    import re
+
+    page = app.http.get("/admin/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    app.http.post("/admin/login", data={"password": PASSWORD, "csrf": token}, follow_redirects=False)
+    assert wait_for(lambda: "Starting - staff console" not in app.http.get("/admin/").text, seconds, every=0.5)
+
+
 def wait_for(check, seconds: float = 30, every: float = 0.2):
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -56,9 +67,16 @@ def wait_for(check, seconds: float = 30, every: float = 0.2):
     return check()
 
 
-def job_done(app, job_id, seconds=60):
+def job_done(app, job_id, seconds=120):
+    import httpx
+
     def finished():
-        job = app.http.get(f"/api/admin/jobs/{job_id}", auth=ADMIN).json()["job"]
+        try:
+            job = app.http.get(f"/api/admin/jobs/{job_id}", auth=ADMIN).json()["job"]
+        except httpx.TimeoutException:
+            # Seen once in three runs under load, after a full disk: one poll got no answer in 30 s
+            # (cause not found; the closing note of issue 17 says so). The next poll is answered.
+            return None
         return job if job["state"] != "running" else None
 
     return wait_for(finished, seconds)
@@ -119,6 +137,7 @@ def test_a_disk_that_fills_during_the_ingest_undoes_the_change_and_says_why(tmp_
     big = b"---\ntitle: Long policy\nurl: https://example.org/long\n---\n# Long policy\n\n" + paragraphs.encode()
     app = MountedApp(env, disk=disk, size_mb=24, source=source, log=tmp_path / "app.log").wait_ready()
     try:
+        console_loaded(app)
         corpus = app.seen(disk / "corpus")
         before = files(corpus)
         filler = fill(app.seen(disk), leave_bytes=len(big) + 400_000)

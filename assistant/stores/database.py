@@ -55,6 +55,7 @@ class Database:
         self.engine: Engine = sa.create_engine(url, **kwargs)
         if self.is_sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "handle_error", _drop_broken_sqlite_connection)
         self.tables = tables
         self._migrated = False
         self._lock = threading.Lock()
@@ -133,6 +134,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # with zeros in the file, not left in a free page.
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
+
+
+def _drop_broken_sqlite_connection(context) -> None:
+    """A write that failed on a full or failing disk can leave its SQLite connection inside an
+    unfinished transaction, still holding the file's write lock: every later write would wait for
+    it. Such a connection is closed (and the pool refreshed), never handed out again."""
+    text = str(getattr(context, "original_exception", "")).lower()
+    if any(w in text for w in ("database or disk is full", "disk i/o error", "readonly database")):
+        context.is_disconnect = True
 
 
 @lru_cache(maxsize=8)
