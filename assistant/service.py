@@ -69,6 +69,19 @@ class Service:
             self._client = open_client(s.index_dir, s.chroma_host, s.chroma_port)
         return self._client
 
+    def reopen_store(self) -> None:
+        """Forget the local Chroma store's open connection (after a write failed on a full or
+        read-only disk, its SQLite may be left mid-transaction): the next use opens it afresh."""
+        if self.settings.chroma_host:
+            return  # a Chroma server keeps its own state
+        self._client = None
+        try:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()
+        except Exception as err:  # never worse than before
+            log.warning("The index store could not be reopened (%s)", type(err).__name__)
+
     @property
     def shared(self):
         """The index shared with other machines (stores/shared_index.py), or None."""

@@ -229,6 +229,8 @@ class Corpus:
                     raise ChangeRefused(f"'{name}' could not be indexed: {skipped[name]}.")
             except Exception as err:  # any failure: put the folder back; the old index still answers
                 backup.restore()
+                if write_errors.kind_of(err):
+                    self.service.reopen_store()  # its SQLite may be left mid-write: the next change opens it anew
                 reason = write_errors.plain_reason(err) or (
                     err.user_message if hasattr(err, "user_message") else str(err)
                 )
