@@ -308,7 +308,7 @@ def test_declined_and_thumbs_down_questions_are_kept_redacted(console):
     weeks = console.get("/api/admin/weekly?weeks=2", auth=ADMIN).json()["weeks"]
     assert weeks[-1]["answered"] >= 1 and weeks[-1]["declined"] >= 1 and weeks[-1]["thumbs_down"] >= 1
     csv_text = console.get("/api/admin/unanswered.csv?days=7", auth=ADMIN).text
-    assert csv_text.startswith("topic,topic_count,question,kind,status,reason,date") and "[email]" in csv_text
+    assert csv_text.startswith("topic,topic_conversations,topic_count,question,kind,status,reason,date") and "[email]" in csv_text
     assert "jo.bloggs" not in csv_text
 
 

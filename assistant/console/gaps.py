@@ -4,8 +4,9 @@ meaning, and the weekly figures beside them, for the console and `/api/admin/una
 Topics are clusters of the questions' vectors (the service's own embedder: the semantic model, or
 the hashing fallback), by average-linkage agglomerative clustering under a cosine distance
 threshold, so the number of topics follows the questions. Each topic is labelled with its most
-typical question (the one closest on average to the others) and a count. Bounded: the newest
-`MAX_QUESTIONS` kept questions at most.
+typical question (the one closest on average to the others), how many different conversations asked
+it (one person asking again and again is one: stores/conversations.py) and how many questions in
+all; topics are ranked by conversations. Bounded: the newest `MAX_QUESTIONS` kept questions at most.
 """
 
 from __future__ import annotations
@@ -34,17 +35,19 @@ EXAMPLES = 5
 @dataclass
 class Topic:
     label: str
-    count: int
+    count: int  # questions (requests)
     declined: int
     thumbs_down: int
     questions: list[str] = field(default_factory=list)  # up to EXAMPLES, most typical first
     last_asked: float = 0.0
     members: list[KeptQuestion] = field(default_factory=list, repr=False)
+    conversations: int = 0  # different conversations that asked (a question without one counts alone)
 
     def to_json(self) -> dict:
         return {
             "label": self.label,
             "count": self.count,
+            "conversations": self.conversations,
             "declined": self.declined,
             "thumbs_down": self.thumbs_down,
             "questions": self.questions,
@@ -79,9 +82,10 @@ def topics(
                 questions=texts[:EXAMPLES],
                 last_asked=max(m.created_at for m in members),
                 members=members,
+                conversations=len({m.conversation or f"row {m.id}" for m in members}),
             )
         )
-    return sorted(out, key=lambda t: (-t.count, -t.last_asked))
+    return sorted(out, key=lambda t: (-t.conversations, -t.count, -t.last_asked))
 
 
 def _vectors(kept: KeptQuestions, rows: list[KeptQuestion], embed, embedder_name: str) -> np.ndarray:
@@ -138,12 +142,13 @@ def to_csv(found: list[Topic]) -> str:
     """One row per kept question, with its topic: what a spreadsheet needs to sort and filter."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["topic", "topic_count", "question", "kind", "status", "reason", "date"])
+    writer.writerow(["topic", "topic_conversations", "topic_count", "question", "kind", "status", "reason", "date"])
     for topic in found:
         for q in sorted(topic.members, key=lambda m: -m.created_at):
             writer.writerow(
                 [
                     _cell(topic.label),
+                    topic.conversations,
                     topic.count,
                     _cell(q.text),
                     q.kind,

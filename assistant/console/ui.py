@@ -221,8 +221,15 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
         days = int(days or 30)
         found = reports.topics(days)
         table = pd.DataFrame(
-            [[t.label, t.count, t.declined, t.thumbs_down, " | ".join(t.questions[1:])] for t in found],
-            columns=["Topic (its most typical question)", "Questions", "Declined", "Thumbs down", "Other questions"],
+            [[t.label, t.conversations, t.count, t.declined, t.thumbs_down, " | ".join(t.questions[1:])] for t in found],
+            columns=[
+                "Topic (its most typical question)",
+                "Conversations",
+                "Questions",
+                "Declined",
+                "Thumbs down",
+                "Other questions",
+            ],
         )
         weekly = reports.weekly(12)
         week_chart = charts.grouped_bars(
@@ -233,8 +240,8 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
             "weekly-chart",
         )
         top_chart = charts.horizontal_bars(
-            f"Top topics the guidance did not answer, last {days} days",
-            [(_short(t.label), t.count) for t in found[:TOP_TOPICS]],
+            f"Top topics the guidance did not answer, by conversations that asked, last {days} days",
+            [(_short(t.label), t.conversations) for t in found[:TOP_TOPICS]],
             "topics-chart",
         )
         link = (
@@ -245,7 +252,8 @@ def build_console(auth: Auth, corpus: Corpus, reports: Reports, sources: Sources
         if reports.recorder.keep_questions:
             summary = (
                 f"{total} question{'' if total == 1 else 's'} kept in the last {days} days, "
-                f"in {len(found)} topic{'' if len(found) == 1 else 's'}."
+                f"in {len(found)} topic{'' if len(found) == 1 else 's'}. Topics are ranked by how many "
+                "different conversations asked (one person asking again and again counts once)."
             )
         else:
             summary = "Questions are not being kept (ASSISTANT_KEEP_QUESTIONS=false)."

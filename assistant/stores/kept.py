@@ -30,6 +30,7 @@ class KeptQuestion:
     redacted: str
     embedder: str | None
     vector: np.ndarray | None
+    conversation: str | None = None  # digest of the chat's conversation id; None: counts alone
 
 
 class KeptQuestions:
@@ -47,6 +48,7 @@ class KeptQuestions:
         vector=None,
         at: float | None = None,
         conn: Connection | None = None,
+        conversation: str | None = None,
     ) -> int:
         """The new row's id; written in `conn`'s transaction when one is given."""
         if not isinstance(question, Redacted):  # the one guard that raw text never reaches the table
@@ -60,6 +62,7 @@ class KeptQuestions:
             "redacted": ",".join(sorted(question.found)),
             "embedder": embedder,
             "vector": _blob(vector),
+            "conversation": conversation,
         }
         if conn is not None:
             return conn.execute(sa.insert(kept_questions).values(**row)).inserted_primary_key[0]
@@ -127,4 +130,5 @@ def _row(row) -> KeptQuestion:
         redacted=row["redacted"],
         embedder=row["embedder"],
         vector=vector,
+        conversation=row["conversation"],
     )

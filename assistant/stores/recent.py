@@ -35,6 +35,7 @@ class RecentAnswer:
     text: str  # the answer, redacted (a written answer may repeat what was asked)
     sources: list[str]
     kept_id: int | None = None  # its row in kept questions, once kept
+    conversation: str | None = None  # digest of the chat's conversation id (stores/conversations.py)
 
 
 class RecentAnswers:
@@ -115,6 +116,7 @@ def _values(answer_id: str, item: RecentAnswer) -> dict:
         "answer_text": storable(item.text),
         "sources": json.dumps([storable(s) for s in item.sources], ensure_ascii=False),
         "kept_id": item.kept_id,
+        "conversation": item.conversation,
     }
 
 
@@ -129,4 +131,5 @@ def _item(row) -> RecentAnswer:
         text=row["answer_text"],
         sources=json.loads(row["sources"] or "[]"),
         kept_id=row["kept_id"],
+        conversation=row["conversation"],
     )

@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from assistant.answering.answer import Answer, Status
+from assistant.stores.conversations import conversation_key
 from assistant.stores.counts import AnswerCounts, week_of
 from assistant.stores.database import Database
 from assistant.stores.kept import KeptQuestions
@@ -82,8 +83,9 @@ class Recorder:
         self._submit(warm_up)
 
     # ---- called on the request path: quick, never raises
-    def answered(self, question: str, answer: Answer) -> None:
-        self._submit(lambda: self._note_answer(question, answer, self.clock()))
+    def answered(self, question: str, answer: Answer, conversation: str | None = None) -> None:
+        """`conversation`: the chat's random id for the conversation (only a digest is kept)."""
+        self._submit(lambda: self._note_answer(question, answer, self.clock(), conversation))
 
     def thumbs(self, answer_id: str, helpful: bool, reason: str | None) -> RecentAnswer | None:
         """After a thumbs down, the recent answer it is about (its text and sources go beside the
@@ -170,7 +172,7 @@ class Recorder:
                 self.last_failure = f"the last record could not be written ({short_reason(err)})"
                 log.warning("Could not write a record (%s: %s)", type(err).__name__, err)
 
-    def _note_answer(self, question: str, answer: Answer, at: float) -> None:
+    def _note_answer(self, question: str, answer: Answer, at: float, conversation: str | None = None) -> None:
         declined = answer.status in DECLINED
         if not (answer.status is Status.ANSWERED or declined):
             return  # an empty, too long or unreadable question, or an error: nothing to count or keep
@@ -180,7 +182,14 @@ class Recorder:
         # Bounded work: an answered or declined question is short (ASSISTANT_MAX_QUESTION_CHARS).
         redacted = redact(question[:MAX_TEXT]) if self.keep_questions else None
         sources = [f"{c.title}: {c.section}" if c.section else c.title for c in answer.citations]
-        item = RecentAnswer(at, answer.status.value, redacted, redact(answer.text[:MAX_TEXT]).text, sources)
+        item = RecentAnswer(
+            at,
+            answer.status.value,
+            redacted,
+            redact(answer.text[:MAX_TEXT]).text,
+            sources,
+            conversation=conversation_key(conversation),
+        )
         self._unwritten.append((answer.answer_id, item, declined and redacted is not None))
 
     def _write_recent(self) -> None:
@@ -192,7 +201,9 @@ class Recorder:
         with self.kept.db.begin() as conn:
             for _, item, keep in batch:
                 if keep:
-                    item.kept_id = self.kept.add(item.question, "declined", item.status, at=item.at, conn=conn)
+                    item.kept_id = self.kept.add(
+                        item.question, "declined", item.status, at=item.at, conn=conn, conversation=item.conversation
+                    )
             self.recent.put_all([(answer_id, item) for answer_id, item, _ in batch], conn)
         self.last_failure = None
 
@@ -201,10 +212,12 @@ class Recorder:
         if item is None or item.question is None:
             return
         if item.kept_id is None:
-            question, status, at = item.question, item.status, self.clock()
+            question, status, at, conversation = item.question, item.status, self.clock(), item.conversation
 
             def add(conn) -> int:
-                return self.kept.add(question, "thumbs_down", status, reason=reason, at=at, conn=conn)
+                return self.kept.add(
+                    question, "thumbs_down", status, reason=reason, at=at, conn=conn, conversation=conversation
+                )
 
             if self.recent.keep_once(answer_id, add) is not None:
                 return

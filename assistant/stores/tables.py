@@ -35,6 +35,7 @@ kept_questions = Table(
     Column("redacted", String(200), nullable=False, default=""),  # kinds of personal data replaced
     Column("embedder", String(200)),  # which embedder made `vector`
     Column("vector", LargeBinary),  # float32, for grouping by meaning
+    Column("conversation", String(32)),  # digest of the chat's random conversation id (migration 0006)
 )
 
 # Counts only, no text: answers per ISO week (Monday's date) and outcome.
@@ -131,4 +132,5 @@ recent_answers = Table(
     Column("answer_text", Text, nullable=False),  # redacted
     Column("sources", Text, nullable=False, default="[]"),  # JSON list of "title: section"
     Column("kept_id", Integer),  # its row in kept_questions, once kept
+    Column("conversation", String(32)),  # digest of the chat's random conversation id (migration 0006)
 )

@@ -52,6 +52,9 @@ class FeedbackRequest(BaseModel):
 class AskRequest(BaseModel):
     question: str = Field(max_length=20000)
     history: list[HistoryTurn] = Field(default_factory=list, max_length=200)
+    # The chat's random id for this conversation (stores/conversations.py): the console counts how
+    # many conversations asked about a topic. Optional; never tied to a person.
+    conversation: str | None = Field(None, pattern="^[0-9a-f]{16,64}$")
 
 
 def history_problem(history: list[HistoryTurn], settings: Settings) -> str | None:
@@ -114,7 +117,7 @@ def create_app(settings: Settings | None = None, service: Service | None = None)
         check_history(body.history, settings)
         turns = [Turn(t.role, t.content) for t in body.history]
         answer = await asyncio.get_running_loop().run_in_executor(answering, service.ask, body.question, turns)
-        recorder.answered(body.question, answer)  # a queue put: the writing happens on another thread
+        recorder.answered(body.question, answer, body.conversation)  # a queue put: the writing happens on another thread
         return JSONResponse(answer.to_json())  # plain JSON types already: no encoder pass on the event loop
 
     @app.post("/api/feedback")

@@ -90,7 +90,7 @@ def add_chat(app: FastAPI, service: Service, ask_request: type, check_body=None,
         async for item in iterate_in_threadpool(service.ask_stream(body.question, history)):
             if isinstance(item, Answer):
                 if recorder is not None:
-                    recorder.answered(body.question, item)
+                    recorder.answered(body.question, item, body.conversation)
                 yield ServerSentEvent(event="answer", data=item.to_json())
             else:
                 for piece in pieces(item):

@@ -237,12 +237,24 @@
     }).join("; ") + ".";
   }
 
+  /* A random id for this conversation, sent with each question so that the staff console can count
+     how many conversations asked about a topic (one person asking again and again counts once). It
+     names a conversation in this tab, never a person; a new conversation gets a new one. */
+  function newConversation() {
+    var bytes = new Uint8Array(16);
+    (window.crypto || window.msCrypto).getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
+  }
+
   function load() {
     try {
       var data = JSON.parse(sessionStorage.getItem(STORE) || "null");
-      if (data && Array.isArray(data.turns)) return data;
+      if (data && Array.isArray(data.turns)) {
+        if (!/^[0-9a-f]{32}$/.test(data.conversation || "")) data.conversation = newConversation();
+        return data;
+      }
     } catch (e) { /* storage blocked or damaged: start afresh */ }
-    return {turns: [], draft: ""};
+    return {turns: [], draft: "", conversation: newConversation()};
   }
 
   /* Server-Sent Events over a POST: the browser's EventSource can only GET. */
@@ -669,7 +681,7 @@
     }
 
     reset() {
-      this.state = {turns: [], draft: ""};
+      this.state = {turns: [], draft: "", conversation: newConversation()};
       this.box.value = "";
       this.hideRetry();
       this.save();
@@ -749,7 +761,7 @@
       function tick() { if (document.hidden) setTimeout(step, 0); else requestAnimationFrame(step); }
       tick();
       try {
-        var answer = await askStream({question: q, history: this.history()}, function (text) { queue.push(text); }, w);
+        var answer = await askStream({question: q, history: this.history(), conversation: this.state.conversation}, function (text) { queue.push(text); }, w);
         var turn = {q: q, a: answer, rating: null};
         if (this.ownMessage({message: answer.message, question: q})) queue.splice(0); // shown in the interface's language, whole
         ended = true;
