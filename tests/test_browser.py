@@ -4,6 +4,7 @@ embeds the widget with its one script tag. Screenshots go to test-artifacts/."""
 
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -519,4 +520,29 @@ def test_a_lost_connection_keeps_the_question_and_a_restart_keeps_the_conversati
         "What is IASME Gold?",
         "How often does it need renewing?",
     ]
+    visit.close()
+
+
+def test_the_page_names_its_conversation_so_the_console_counts_people_not_requests(app, browser):
+    """Two declined questions in one tab keep one conversation digest; a new conversation, another.
+    The browser's own id never reaches the database, only its digest."""
+    visit = Visit(browser, viewport=DESKTOP)
+    page = visit.page
+    page.goto(app.url + "/", wait_until="load")
+    question = "what songs should our prison choir sing at the winter concert?"
+    for n in (1, 2):
+        with page.expect_response("**/api/ask/stream") as sent:
+            ask(page, question, n)
+        assert sent.value.request.post_data_json["conversation"] == stored_conversation(page)["conversation"]
+    first = stored_conversation(page)["conversation"]
+    page.get_by_role("button", name="New conversation").first.click()
+    with page.expect_response("**/api/ask/stream") as sent:
+        ask(page, question, 1)
+    second = sent.value.request.post_data_json["conversation"]
+    assert second != first and re.fullmatch(r"[0-9a-f]{32}", second)
+    time.sleep(1.5)  # the records thread writes in the background
+    db = app.data_dir / "feedback.sqlite3"
+    rows = sqlite3.connect(db).execute("SELECT conversation FROM kept_questions WHERE text = ?", (question,)).fetchall()
+    digests = [r[0] for r in rows]
+    assert len(digests) == 3 and len(set(digests)) == 2 and first not in digests and second not in digests
     visit.close()
