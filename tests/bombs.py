@@ -8,6 +8,8 @@ import zlib
 
 import docx
 
+from tests.test_documents import pdf_file
+
 PARAGRAPH = b"<w:p><w:r><w:t>Volunteers may claim expenses for travel.</w:t></w:r></w:p>"
 
 
@@ -56,13 +58,4 @@ def pdf_bomb(unpacked_mb: float, pages: int = 1) -> bytes:
     ]
     page = b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R /Resources << /Font << /F1 4 0 R >> >> >>"
     objects += [page] * pages
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for i, obj in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + obj + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return out
+    return pdf_file(objects)

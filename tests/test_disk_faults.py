@@ -7,13 +7,13 @@ cannot be written."""
 from __future__ import annotations
 
 import shutil
-import time
 
 import pytest
 
 from tests.conftest import ROOT
 from tests.mounts import MountedApp, can_mount, fill
 from tests.servers import assistant_env, run_cli
+from tests.test_faults import wait_for
 
 PASSWORD = "a long console passphrase"
 ADMIN = ("admin", PASSWORD)
@@ -55,16 +55,6 @@ def console_loaded(app, seconds: float = 120) -> None:
     token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
     app.http.post("/admin/login", data={"password": PASSWORD, "csrf": token}, follow_redirects=False)
     assert wait_for(lambda: "Starting - staff console" not in app.http.get("/admin/").text, seconds, every=0.5)
-
-
-def wait_for(check, seconds: float = 30, every: float = 0.2):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    return check()
 
 
 def job_done(app, job_id, seconds=120):
@@ -184,7 +174,7 @@ def test_healthz_shows_feedback_and_question_records_failing_on_a_full_disk_unti
         parts = app.http.get("/healthz").json()["parts"]
         assert parts["feedback_store"]["ok"] is False and "disk is full" in parts["feedback_store"]["detail"]
         records = wait_for(
-            lambda: (p := app.http.get("/healthz").json()["parts"])["question_records"]["ok"] is False and p
+            lambda: (p := app.http.get("/healthz").json()["parts"])["question_records"]["ok"] is False and p, 30
         )
         assert records and "disk is full" in records["question_records"]["detail"]
 
@@ -198,7 +188,8 @@ def test_healthz_shows_feedback_and_question_records_failing_on_a_full_disk_unti
                     for k in ("feedback_store", "question_records")
                 )
                 and p
-            )
+            ),
+            30,
         )
         assert healthy, app.http.get("/healthz").json()
         assert "Traceback" not in app.log()

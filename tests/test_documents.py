@@ -14,6 +14,11 @@ def minimal_pdf(text: str) -> bytes:
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
+    return pdf_file(objects)
+
+
+def pdf_file(objects: list[bytes]) -> bytes:
+    """A PDF file of these objects (numbered from 1, the catalogue first), with its cross-reference table."""
     out = b"%PDF-1.4\n"
     offsets = []
     for i, obj in enumerate(objects, 1):

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from assistant.console.origins import ELSEWHERE, LISTED, OWN, SAFE_METHODS, normalise, where_from
+from assistant.console.origins import ELSEWHERE, LISTED, OWN, SAFE_METHODS, csrf_refused, normalise, where_from
 from assistant.console.throttle import LoginThrottle
 from assistant.stores.database import Database
 from assistant.stores.tables import admin_sessions
@@ -225,11 +225,7 @@ class AdminGate:
             token = headers.get("x-csrf-token", "")
             source = where_from(headers, self.auth.origins)  # another site's page: refused even with a token
             if source == ELSEWHERE or (source not in (OWN, LISTED) and not hmac.compare_digest(token, session.csrf)):
-                await error(
-                    403,
-                    "csrf_failed",
-                    "This request did not come from the console's own pages. Reload the page and try again.",
-                )(scope, receive, send)
+                await csrf_refused()(scope, receive, send)
                 return
         scope.setdefault("state", {})["admin_session"] = session
         await self.app(scope, receive, send)

@@ -24,6 +24,15 @@ OWN, LISTED, ELSEWHERE, UNKNOWN = "own", "listed", "elsewhere", "unknown"
 LOGIN = "/admin/login"
 
 
+def csrf_refused():
+    """The one answer to a change that did not come from the console's own pages."""
+    return error(
+        403,
+        "csrf_failed",
+        "This request did not come from the console's own pages. Reload the page and try again.",
+    )
+
+
 def normalise(origin: str) -> str:
     """'https://Tools.Example.org/' -> 'https://tools.example.org' (an origin as browsers send it)."""
     parts = urlsplit(origin.strip().lower())
@@ -78,11 +87,7 @@ class CrossSiteGuard:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 4403})
                 return
-            await error(
-                403,
-                "csrf_failed",
-                "This request did not come from the console's own pages. Reload the page and try again.",
-            )(scope, receive, send)
+            await csrf_refused()(scope, receive, send)
             return
         if path.startswith("/api/admin") and headers.get(SCRIPT_HEADER.lower(), "").strip().lower() != SCRIPT_VALUE:
             await error(

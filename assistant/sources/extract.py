@@ -66,7 +66,10 @@ def extract(fetched: Fetched) -> Page:
 def _html(fetched: Fetched) -> Page:
     import trafilatura
 
-    html = fetched.body.decode("utf-8", "replace") if _utf8(fetched.body) else fetched.body.decode("cp1252", "replace")
+    try:
+        html = fetched.body.decode("utf-8")
+    except UnicodeDecodeError:
+        html = fetched.body.decode("cp1252", "replace")
     text = trafilatura.extract(
         html,
         url=fetched.url,
@@ -105,14 +108,6 @@ def _file(fetched: Fetched) -> Page:
             raise NoText(str(err)) from err
     title = doc.title if doc.title and doc.title.lower() != "page" else _title_from_url(fetched.url)
     return Page(url=fetched.url, title=title, date=_http_date(fetched.last_modified), text=doc.text)
-
-
-def _utf8(body: bytes) -> bool:
-    try:
-        body.decode("utf-8")
-        return True
-    except UnicodeDecodeError:
-        return False
 
 
 def _title_from_url(url: str) -> str:

@@ -43,6 +43,7 @@ class Fetched:
     body: bytes = b""
     etag: str = ""
     last_modified: str = ""
+    location: str = ""  # a redirect's target, as the site gave it
     error: str = ""  # why it could not be taken, in plain words
 
     @property
@@ -103,7 +104,7 @@ class Fetcher:
         for _ in range(MAX_REDIRECTS + 1):
             fetched = self._once(current, headers)
             if fetched.status in (301, 302, 303, 307, 308) and not fetched.error:
-                target = urljoin(current, fetched.body.decode("latin-1") or "")
+                target = urljoin(current, fetched.location)
                 if urlsplit(target).netloc.lower() != site.lower() or urlsplit(target).scheme not in ("http", "https"):
                     fetched.error = f"it redirects to another site ({_short(target)}), which is not followed"
                     fetched.status = 0
@@ -134,7 +135,7 @@ class Fetcher:
                     last_modified=response.headers.get("last-modified", ""),
                 )
                 if response.is_redirect:
-                    fetched.body = response.headers.get("location", "").encode("latin-1", "replace")
+                    fetched.location = response.headers.get("location", "")
                     return fetched
                 if response.status_code != 200:
                     return fetched

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 log = logging.getLogger(__name__)
 FIRST_CHECK_SECONDS = 2.0  # soon after start-up, not during it
@@ -18,19 +19,16 @@ class SyncSchedule:
     def __init__(self, service) -> None:
         self.service = service
         self.every = service.settings.web_check_seconds
-        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="web-sync", daemon=True)
 
     def start(self) -> SyncSchedule:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
-        self._stop.set()
-
     def _loop(self) -> None:
         wait = min(FIRST_CHECK_SECONDS, self.every)
-        while not self._stop.wait(wait):
+        while True:  # a daemon thread: it ends with the process
+            time.sleep(wait)
             self.tick()
             wait = self.every
 
