@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     reader.add_argument("--out", default=None, help="folder for the reader; default reader/ (the shipped one)")
     reader.add_argument("--epochs", type=int, default=None, help="override settings.json's epochs (a quick trial)")
     reader.add_argument("--stage", choices=["all", "reader", "judge"], default="all", help="train one stage only")
+    reader.add_argument("--settings", default=None, help="another settings file, for a trial")
     reader.add_argument("--keep-fp32", default=None, help="also write the fp32 ONNX file here (to compare runtimes)")
     model = sub.add_parser("model", help="fetch or verify the semantic model (all-MiniLM-L6-v2)")
     model.add_argument("action", choices=["fetch", "verify"], help="fetch: get, verify and export it; verify: check it")
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             epochs=args.epochs,
             keep_fp32=Path(args.keep_fp32) if args.keep_fp32 else None,
             stage=args.stage,
+            **({"settings_path": Path(args.settings)} if args.settings else {}),
         )
 
     from assistant.corpus.index import IndexError_

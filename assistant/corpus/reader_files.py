@@ -23,7 +23,7 @@ from assistant.files import checked_bytes
 NAME = "clinks-reader"
 RECORD = "reader.json"
 #: sha256 of reader/reader.json as `assistant train-reader` wrote it (it pins the model files).
-SHIPPED_SHA256 = "f913f3e6082b051adecc1c80ac34e08997bded9d856429cce4eb6ad4f31091c4"
+SHIPPED_SHA256 = "9855d044cc4500e43e06e69627af5f30ae77bd33b2dadefb423bb6026f311c8c"
 FIX_HINT = (
     "Restore the reader/ folder from the repository, or set ASSISTANT_READER_SHA256 to the hash "
     "`assistant train-reader` printed for your own, or set ASSISTANT_READER=off."

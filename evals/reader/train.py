@@ -8,9 +8,14 @@ The recipe (settings in `settings.json`, fixed seed):
    taught as wrong).
 2. Training: mean pooling and L2, as the model is used. Each answerable question's positive unit
    is scored against every unit in the batch (in-batch negatives plus the hard negatives) with a
-   softmax at `scale` (contrastive). A calibration term (logistic, one learned threshold) lifts
-   answering units above the threshold and the closest units to each unanswerable question below
-   it, so that the best score alone says whether the guidance answers.
+   softmax at `scale` (contrastive). With `no_answer` (note 013), one more column stands for
+   "the guidance does not say": its score is one learned threshold, an unanswerable question's
+   target is that column (so every unit in the batch, its page's closest among them, must score
+   below the threshold) and each answer must beat it. A calibration term (logistic, the same
+   threshold) also lifts answering units above it and the closest units to each unanswerable
+   question below it, so that the best score alone says whether the guidance answers.
+   (Asking an answerable question again with its answers masked, as one more unanswerable one,
+   was tried and lowered dev AUC: note 013.)
 3. Export to ONNX, dynamic int8 quantisation, and the dev figures of every form (base, trained,
    ONNX, int8). The output folder holds model.onnx, tokenizer.json (the official one), and
    reader.json: the base model's and the data's SHA-256, the settings, the dev figures and the
@@ -98,6 +103,9 @@ class TorchEncoder:
         return np.concatenate(rows) if rows else np.zeros((0, 384), dtype=np.float32)
 
 
+NO_ANSWER = -1  # the target of an unanswerable question, when trained to say so
+
+
 def mine(split: Split, encode, settings: dict) -> dict[str, list[int]]:
     """For each example, the units to train it against: hard negatives for an answerable question,
     the closest units of its document for an unanswerable one."""
@@ -139,6 +147,10 @@ def train(split: Split, encoder: TorchEncoder, mined: dict[str, list[int]], sett
         optimiser, lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))
     )
     bce = torch.nn.functional.binary_cross_entropy_with_logits
+    # The decision's own objective (note 011's next step): an unanswerable question's target is a
+    # column of its own, the learned threshold, so every unit of the batch must score below it,
+    # and an answer must score above it.
+    no_answer = bool(settings.get("no_answer"))
     started, step, losses = time.perf_counter(), 0, []
     for epoch in range(settings["epochs"]):
         rng.shuffle(examples)
@@ -159,6 +171,8 @@ def train(split: Split, encoder: TorchEncoder, mined: dict[str, list[int]], sett
                     for i in mined[e.id]:
                         calibrate.append((row, len(columns), 0.0))
                         columns.append(i)
+                    if no_answer:
+                        targets.append((row, NO_ANSWER))
             q = encoder.forward([e.query for e in batch])
             d = encoder.forward([split.units[i] for i in columns])
             sims = q @ d.T
@@ -166,8 +180,13 @@ def train(split: Split, encoder: TorchEncoder, mined: dict[str, list[int]], sett
             if targets:
                 rows = [r for r, _ in targets]
                 logits = settings["scale"] * sims[rows]
+                if no_answer:  # one more column, "the guidance does not say": the threshold itself
+                    logits = torch.cat([logits, (settings["scale"] * tau).expand(len(rows), 1)], dim=1)
+                    targets = [(r, len(columns) if c == NO_ANSWER else c) for r, c in targets]
                 mask = torch.zeros_like(logits, dtype=torch.bool)
                 for k, (r, c) in enumerate(targets):
+                    if not batch[r].answerable:
+                        continue
                     for j, unit in enumerate(columns):
                         # Another answer of the same question is not a negative.
                         if j != c and (unit in batch[r].positives or split.units[unit] == split.units[columns[c]]):
