@@ -23,11 +23,8 @@ from evals.qa import load_qa, split_of
 THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]  # the curve, as printed and kept
 CANDIDATES = [round(0.01 * i, 2) for i in range(1, 100)]  # where the threshold is chosen
 # The target is 5 % on the held-back halves; those have run one to three points above dev, so dev
-# keeps a margin: the threshold is the highest that keeps dev false declines within 4 %, pooled
-# and on each dev set big enough for a rate to mean something. Pooled alone, the easy probation
-# sets hid 5 % on the reader's dev pages, and the reader's test pages then ran at 7 % (note 013).
+# keeps a margin: the threshold is the highest that keeps dev false declines within 4 %.
 MAX_FALSE_DECLINES = 0.04
-SET_SIZE_CHECKED = 100  # answerable questions a dev set needs for its own rate to be held to the margin
 
 
 def collect(names: list[str] | None = None, split: str = "dev", training: bool = True) -> tuple[list[dict], str]:
@@ -81,14 +78,6 @@ def fit(rows: list[dict], C: float = 3.0) -> tuple[dict, list[dict]]:
     probabilities = [candidate.decide(r["signals"]).probability for r in rows]
     answerable = [p for p, r in zip(probabilities, rows) if r["answerable"]]
     unanswerable = [p for p, r in zip(probabilities, rows) if not r["answerable"]]
-    by_set: dict[str, list[float]] = {}
-    for p, r in zip(probabilities, rows):
-        if r["answerable"]:
-            by_set.setdefault(r["set"], []).append(p)
-    checked = [ps for ps in by_set.values() if len(ps) >= SET_SIZE_CHECKED]
-
-    def within_margin(t: float) -> bool:
-        return all(sum(p < t for p in ps) / len(ps) <= MAX_FALSE_DECLINES for ps in [answerable, *checked])
 
     def point(t: float) -> dict:
         return {
@@ -97,16 +86,14 @@ def fit(rows: list[dict], C: float = 3.0) -> tuple[dict, list[dict]]:
             "wrong_answer_rate": round(sum(p >= t for p in unanswerable) / max(len(unanswerable), 1), 3),
         }
 
-    within = [t for t in CANDIDATES if within_margin(t)]
-    chosen = point(max(within) if within else CANDIDATES[0])
+    within = [c for c in map(point, CANDIDATES) if c["false_decline_rate"] <= MAX_FALSE_DECLINES]
+    chosen = max(within, key=lambda c: c["threshold"]) if within else point(CANDIDATES[0])
     curve = sorted([point(t) for t in THRESHOLDS if t != chosen["threshold"]] + [chosen], key=lambda c: c["threshold"])
     entry = {
         "weights": weights,
         "bias": bias,
         "threshold": chosen["threshold"],
-        "fitted_on": f"dev halves: {len(scored)} questions ({sum(y)} answerable) past the rule, of {len(rows)}; "
-        f"threshold held to {MAX_FALSE_DECLINES:.0%} false declines pooled and on {len(checked)} set(s) of "
-        f"{SET_SIZE_CHECKED}+ answerable",
+        "fitted_on": f"dev halves: {len(scored)} questions ({sum(y)} answerable) past the rule, of {len(rows)}",
         "curve": curve,
     }
     return entry, curve
