@@ -158,7 +158,7 @@ def train(split: Split, encoder: TorchEncoder, mined: dict[str, list[int]], sett
         for start in range(0, len(examples), settings["batch_size"]):
             batch = examples[start : start + settings["batch_size"]]
             columns: list[int] = []  # unit indices, the batch's documents
-            targets: list[tuple[int, int]] = []  # (row, column) of each answerable question's positive
+            targets: list[tuple[int, int]] = []  # (row, column): an answer, or NO_ANSWER for an unanswerable question
             calibrate: list[tuple[int, int, float]] = []  # (row, column, label)
             for row, e in enumerate(batch):
                 if e.answerable:
