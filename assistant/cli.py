@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train-reader":
         from pathlib import Path
 
-        from evals.reader.train import OUTPUT
+        from evals.reader.train import OUTPUT, SETTINGS
         from evals.reader.train import main as train_main
 
         return train_main(
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             epochs=args.epochs,
             keep_fp32=Path(args.keep_fp32) if args.keep_fp32 else None,
             stage=args.stage,
-            **({"settings_path": Path(args.settings)} if args.settings else {}),
+            settings_path=Path(args.settings) if args.settings else SETTINGS,
         )
 
     from assistant.corpus.index import IndexError_

@@ -69,3 +69,15 @@ def test_answers_score_above_the_learned_threshold_and_near_misses_below_it(trai
             assert best > threshold, (example.query, best, threshold)
         else:
             assert best < threshold, (example.query, best, threshold)
+
+
+def test_a_settings_file_that_cannot_be_read_is_a_plain_error(tmp_path, capsys):
+    from assistant.cli import main
+
+    broken = tmp_path / "settings.json"
+    broken.write_text("{not json", encoding="utf-8")
+    for path in (broken, tmp_path / "missing.json"):
+        assert main(["train-reader", "--settings", str(path), "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert f"the settings file {path} could not be read" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

@@ -241,7 +241,11 @@ def main(
     with the base model, so it does not depend on the reader it is shipped beside)."""
     import torch
 
-    settings = json.loads(settings_path.read_text(encoding="utf-8"))
+    try:
+        settings = json.loads(settings_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        print(f"Error: the settings file {settings_path} could not be read ({err}).", file=sys.stderr)
+        return 2
     if epochs is not None:
         settings["epochs"] = epochs
     torch.set_num_threads(settings["threads"])
